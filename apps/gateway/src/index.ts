@@ -1,0 +1,2 @@
+export * as Assemble from "./Assemble.ts"
+export * as Modules from "./Modules.ts"

@@ -1,0 +1,79 @@
+/**
+ * The request path's one abstraction: a Handler takes a canonical request and answers with a
+ * canonical response (complete or streamed) or a GatewayError. Ingress codecs produce
+ * GatewayRequests, middleware wraps Handlers, the terminal handler calls a Provider.
+ */
+import type { Effect, Redacted, Stream } from "effect"
+import type {
+  ChatRequest,
+  ChatResponse,
+  EmbedRequest,
+  EmbedResponse,
+  GatewayError,
+  ModelInfo,
+  StreamEvent,
+} from "@sluice/schema"
+
+/** Who is calling, once a virtual key was verified (set by @sluice/auth). */
+export interface Principal {
+  readonly id: string
+  readonly name: string
+  /** Wildcard patterns of model ids this caller may use; undefined = all. */
+  readonly allowedModels?: ReadonlyArray<string> | undefined
+  /** Free-form policy attached to the key (rate limits, budget, guardrails), read by middleware. */
+  readonly policy?: Readonly<Record<string, unknown>> | undefined
+}
+
+export interface RequestContext {
+  readonly id: string
+  /** The wire format the client spoke: "gemini" | "openai" | "anthropic" | … */
+  readonly ingress: string
+  /** Epoch ms when the request arrived. */
+  readonly startedAt: number
+  /** Incoming headers, lower-cased names. */
+  readonly headers: Readonly<Record<string, string>>
+  /** The credential the client presented where its SDK puts one. Never logged. */
+  readonly credential: Redacted.Redacted<string> | undefined
+  readonly principal?: Principal | undefined
+}
+
+export type GatewayRequest =
+  | { readonly _tag: "Chat"; readonly ctx: RequestContext; readonly chat: ChatRequest }
+  | { readonly _tag: "Embed"; readonly ctx: RequestContext; readonly embed: EmbedRequest }
+  | { readonly _tag: "CountTokens"; readonly ctx: RequestContext; readonly chat: ChatRequest }
+  | { readonly _tag: "ListModels"; readonly ctx: RequestContext }
+
+export type Headers = Readonly<Record<string, string>>
+
+export type GatewayResponse =
+  | { readonly _tag: "Chat"; readonly chat: ChatResponse; readonly headers: Headers }
+  | {
+      readonly _tag: "ChatStream"
+      readonly events: Stream.Stream<StreamEvent, GatewayError>
+      readonly headers: Headers
+    }
+  | { readonly _tag: "Embed"; readonly embed: EmbedResponse; readonly headers: Headers }
+  | { readonly _tag: "CountTokens"; readonly inputTokens: number; readonly headers: Headers }
+  | { readonly _tag: "ListModels"; readonly models: ReadonlyArray<ModelInfo>; readonly headers: Headers }
+
+/** A Handler closes over its services, so it needs nothing from the environment. */
+export type Handler = (request: GatewayRequest) => Effect.Effect<GatewayResponse, GatewayError>
+
+/** The model a request names, if it names one. */
+export const modelOf = (request: GatewayRequest): string | undefined => {
+  switch (request._tag) {
+    case "Chat":
+    case "CountTokens":
+      return request.chat.model
+    case "Embed":
+      return request.embed.model
+    case "ListModels":
+      return undefined
+  }
+}
+
+/** The same response with extra headers (later values win). */
+export const withHeaders = <R extends GatewayResponse>(response: R, headers: Headers): R => ({
+  ...response,
+  headers: { ...response.headers, ...headers },
+})

@@ -1,0 +1,55 @@
+/**
+ * The providers of one gateway config, instantiated once at start from the `providers:` section
+ * and the ProviderTypes that protocol packages contribute.
+ */
+import type { HttpClient } from "@effect/platform"
+import { Context, Effect, Layer } from "effect"
+import { type ConfigIssue, ConfigError, type GatewayConfig } from "./Config.ts"
+import type { Provider, ProviderType } from "./Provider.ts"
+
+export interface Registry {
+  readonly get: (name: string) => Provider | undefined
+  readonly names: ReadonlyArray<string>
+}
+
+export class ProviderRegistry extends Context.Tag("@sluice/core/ProviderRegistry")<ProviderRegistry, Registry>() {}
+
+export const make = (
+  config: GatewayConfig,
+  types: ReadonlyArray<ProviderType>,
+): Effect.Effect<Registry, ConfigError, HttpClient.HttpClient> =>
+  Effect.gen(function* () {
+    const byType = new Map(types.map((t) => [t.type, t]))
+    const issues: Array<ConfigIssue> = []
+    const providers = new Map<string, Provider>()
+    for (const [name, entry] of Object.entries(config.providers)) {
+      const type = byType.get(entry.type)
+      if (type === undefined) {
+        issues.push({
+          path: `providers.${name}.type`,
+          message: `no provider package is registered for type "${entry.type}"`,
+        })
+        continue
+      }
+      if (type.requiresKey && entry.apiKey === undefined && entry.passthrough !== true) {
+        issues.push({ path: `providers.${name}.apiKey`, message: `required for type "${entry.type}"` })
+        continue
+      }
+      const resolved =
+        entry.baseUrl === undefined && type.defaultBaseUrl !== undefined
+          ? { ...entry, baseUrl: type.defaultBaseUrl }
+          : entry
+      providers.set(name, yield* type.make(name, resolved))
+    }
+    if (issues.length > 0) return yield* Effect.fail(new ConfigError({ issues }))
+    return { get: (name) => providers.get(name), names: [...providers.keys()] }
+  })
+
+export const layer = (config: GatewayConfig, types: ReadonlyArray<ProviderType>) =>
+  Layer.effect(ProviderRegistry, make(config, types))
+
+/** A registry over providers built by hand (tests, custom gateways). */
+export const fromProviders = (providers: ReadonlyArray<Provider>): Registry => {
+  const map = new Map(providers.map((p) => [p.name, p]))
+  return { get: (name) => map.get(name), names: [...map.keys()] }
+}

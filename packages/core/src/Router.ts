@@ -1,0 +1,95 @@
+/**
+ * Model resolution: a `routes:` rule (first match wins, `*` wildcards), then a `models:` alias,
+ * then `provider/model` directly. A Resolution lists candidates in order — the primary target,
+ * then fallbacks — each a set of weighted deployments, so retries, fallbacks and balancing can
+ * be layered on without changing this interface.
+ */
+import { Context, Either, type Redacted } from "effect"
+import { Errors, type ModelInfo } from "@sluice/schema"
+import type { GatewayConfig, ModelEntry, RouteRule } from "./Config.ts"
+import * as Wildcard from "./Wildcard.ts"
+
+export interface Target {
+  readonly provider: string
+  readonly model: string
+  readonly apiKey?: Redacted.Redacted<string> | undefined
+  readonly weight: number
+}
+
+export interface Candidate {
+  /** The id this candidate was resolved from (a models: id or provider/model). */
+  readonly id: string
+  readonly deployments: ReadonlyArray<Target>
+}
+
+export interface Resolution {
+  readonly requested: string
+  readonly rule?: { readonly index: number; readonly match: string } | undefined
+  readonly candidates: ReadonlyArray<Candidate>
+  readonly retry?: RouteRule["retry"] | undefined
+  readonly timeout?: RouteRule["timeout"] | undefined
+}
+
+export interface RouterService {
+  readonly resolve: (model: string) => Either.Either<Resolution, Errors.NotFound>
+  /** The model ids this gateway routes by name (models: entries), for model listings. */
+  readonly models: ReadonlyArray<ModelInfo>
+}
+
+export class Router extends Context.Tag("@sluice/core/Router")<Router, RouterService>() {}
+
+const targetsOf = (entry: ModelEntry): ReadonlyArray<Target> =>
+  entry.deployments !== undefined
+    ? entry.deployments.map((d) => ({ provider: d.provider, model: d.model, apiKey: d.apiKey, weight: d.weight ?? 1 }))
+    : [{ provider: entry.provider!, model: entry.model!, apiKey: entry.apiKey, weight: 1 }]
+
+export const make = (config: GatewayConfig): RouterService => {
+  const providers = new Set(Object.keys(config.providers))
+  const aliases = new Map(Object.entries(config.models).map(([id, entry]) => [id, targetsOf(entry)]))
+  const rules = config.routes.map((rule, index) => ({ rule, index, test: Wildcard.compile(rule.match) }))
+
+  /** A models: id, or provider/model for a configured provider. */
+  const direct = (id: string): Candidate | undefined => {
+    const alias = aliases.get(id)
+    if (alias !== undefined) return { id, deployments: alias }
+    const slash = id.indexOf("/")
+    if (slash > 0 && slash < id.length - 1) {
+      const provider = id.slice(0, slash)
+      if (providers.has(provider)) return { id, deployments: [{ provider, model: id.slice(slash + 1), weight: 1 }] }
+    }
+    return undefined
+  }
+
+  const resolve = (model: string): Either.Either<Resolution, Errors.NotFound> => {
+    for (const { rule, index, test } of rules) {
+      if (!test(model)) continue
+      const candidates: Array<Candidate> = []
+      for (const id of [rule.to, ...(rule.fallbacks ?? [])]) {
+        const c = direct(id)
+        if (c !== undefined) candidates.push(c)
+      }
+      return Either.right({
+        requested: model,
+        rule: { index, match: rule.match },
+        candidates,
+        retry: rule.retry,
+        timeout: rule.timeout,
+      })
+    }
+    const c = direct(model)
+    if (c !== undefined) return Either.right({ requested: model, candidates: [c] })
+    return Either.left(new Errors.NotFound({ message: `model "${model}" is not routed by this gateway` }))
+  }
+
+  const models: ReadonlyArray<ModelInfo> = Object.entries(config.models).map(([id, entry]) => {
+    const first = targetsOf(entry)[0]!
+    const info: { -readonly [K in keyof ModelInfo]: ModelInfo[K] } = { id, provider: first.provider }
+    if (entry.displayName !== undefined) info.displayName = entry.displayName
+    if (entry.description !== undefined) info.description = entry.description
+    if (entry.inputTokenLimit !== undefined) info.inputTokenLimit = entry.inputTokenLimit
+    if (entry.outputTokenLimit !== undefined) info.outputTokenLimit = entry.outputTokenLimit
+    return info
+  })
+
+  return { resolve, models }
+}

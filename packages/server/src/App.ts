@@ -1,0 +1,162 @@
+/**
+ * The HTTP app: matches a request to an ingress route, gives the route the current Handler,
+ * and writes its Reply (JSON or a framed text stream). One app serves both adapters — the
+ * Node server and the web fetch handler.
+ */
+import { type HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Cause, Effect, Redacted, Stream } from "effect"
+import { Errors } from "@sluice/schema"
+import type { Handler, Ingress } from "@sluice/core"
+import { Ingress as IngressM } from "@sluice/core"
+import { readJson } from "./Body.ts"
+
+export interface AppOptions {
+  readonly ingresses: ReadonlyArray<Ingress.Ingress>
+  /** Called once per request: a hot-reloaded gateway swaps what this returns. */
+  readonly handler: () => Handler.Handler
+  readonly bodyLimit: number
+  /** Extra plain routes (admin API, metrics) that bypass the ingress codecs. */
+  readonly extraRoutes?: ReadonlyArray<PlainRoute> | undefined
+}
+
+export type PlainRoute = Ingress.PlainRoute
+
+interface Compiled {
+  readonly method: string
+  readonly pattern: IngressM.CompiledPattern
+  readonly ingress?: Ingress.Ingress
+  readonly route?: Ingress.Route
+  readonly plain?: PlainRoute
+}
+
+const encoder = new TextEncoder()
+
+const sseHeaders = { "cache-control": "no-cache", "x-accel-buffering": "no" }
+
+export const toResponse = (reply: Ingress.Reply, extra: Readonly<Record<string, string>>) => {
+  if (reply._tag === "Json") {
+    return HttpServerResponse.text(JSON.stringify(reply.body), {
+      status: reply.status,
+      contentType: "application/json",
+      headers: reply.headers === undefined ? extra : { ...reply.headers, ...extra },
+    })
+  }
+  const body = reply.body.pipe(
+    // A codec defect mid-stream must end the response, not hang it.
+    Stream.catchAllCause((cause) =>
+      Cause.isInterruptedOnly(cause)
+        ? Stream.empty
+        : Stream.fromEffect(Effect.logError("stream body failed", cause)).pipe(Stream.drain),
+    ),
+    Stream.map((s) => encoder.encode(s)),
+  )
+  const headers = reply.contentType.startsWith("text/event-stream")
+    ? { ...sseHeaders, ...reply.headers, ...extra }
+    : { ...reply.headers, ...extra }
+  return HttpServerResponse.stream(body, { status: reply.status, contentType: reply.contentType, headers })
+}
+
+const notFound = (method: string, path: string) =>
+  HttpServerResponse.unsafeJson(
+    { error: { code: 404, message: `no route for ${method} ${path}`, status: "NOT_FOUND", type: "not_found_error" } },
+    { status: 404 },
+  )
+
+const requestIdOf = (headers: Readonly<Record<string, string>>) => {
+  const given = headers["x-request-id"]
+  return given !== undefined && /^[\w.:-]{1,128}$/.test(given) ? given : crypto.randomUUID()
+}
+
+export const make = (options: AppOptions): HttpApp.Default => {
+  const table: Array<Compiled> = [
+    {
+      method: "GET",
+      pattern: IngressM.compile("/healthz"),
+      plain: {
+        method: "GET",
+        path: "/healthz",
+        handle: () => Effect.succeed(HttpServerResponse.unsafeJson({ status: "ok" })),
+      },
+    },
+  ]
+  for (const plain of options.extraRoutes ?? [])
+    table.push({ method: plain.method, pattern: IngressM.compile(plain.path), plain })
+  for (const ingress of options.ingresses) {
+    for (const route of ingress.routes)
+      table.push({ method: route.method, pattern: IngressM.compile(route.path), ingress, route })
+  }
+
+  return Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const url = request.url
+    const q = url.indexOf("?")
+    const path = q === -1 ? url : url.slice(0, q)
+    const method = request.method
+    let matched: Compiled | undefined
+    let params: Record<string, string> | undefined
+    let methodMismatch = false
+    for (const entry of table) {
+      const p = entry.pattern.match(path)
+      if (p === undefined) continue
+      if (entry.method !== method) {
+        methodMismatch = true
+        continue
+      }
+      matched = entry
+      params = p
+      break
+    }
+    if (matched === undefined || params === undefined) {
+      return methodMismatch
+        ? HttpServerResponse.unsafeJson(
+            {
+              error: {
+                code: 405,
+                message: `method ${method} not allowed on ${path}`,
+                status: "INVALID_ARGUMENT",
+                type: "invalid_request_error",
+              },
+            },
+            { status: 405 },
+          )
+        : notFound(method, path)
+    }
+    if (matched.plain !== undefined) return yield* matched.plain.handle(request, params)
+    const ingress = matched.ingress!
+    const route = matched.route!
+    const headers = request.headers as Readonly<Record<string, string>>
+    const query = new URLSearchParams(q === -1 ? "" : url.slice(q + 1))
+    const id = requestIdOf(headers)
+    const credential = ingress.credential(headers, query)
+    const reply = yield* route
+      .handle(
+        {
+          method,
+          path,
+          params,
+          query,
+          headers,
+          json: readJson(request, options.bodyLimit),
+          ctx: {
+            id,
+            ingress: ingress.name,
+            startedAt: Date.now(),
+            headers,
+            credential: credential === undefined ? undefined : Redacted.make(credential),
+          },
+        },
+        options.handler(),
+      )
+      .pipe(
+        Effect.catchAllCause((cause) =>
+          Cause.isInterruptedOnly(cause)
+            ? Effect.failCause(cause)
+            : Effect.as(
+                Effect.logError("request failed with a defect", cause),
+                ingress.error(new Errors.Internal({ message: "internal gateway error" })),
+              ),
+        ),
+      )
+    return toResponse(reply, { "x-request-id": id })
+  })
+}

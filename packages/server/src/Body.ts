@@ -1,0 +1,63 @@
+/**
+ * Reading a request body as JSON under a byte limit. The limit is checked against
+ * content-length first (no bytes read) and then while streaming, so an oversized body is refused
+ * without buffering it whole. Invalid UTF-8 and malformed JSON are InvalidRequest errors.
+ */
+import type { HttpServerRequest } from "@effect/platform"
+import { Effect, Stream } from "effect"
+import { Errors, type GatewayError } from "@sluice/schema"
+
+const decoder = new TextDecoder("utf-8", { fatal: true })
+
+const tooLarge = (limit: number) =>
+  new Errors.PayloadTooLarge({ message: `request body exceeds the limit of ${limit} bytes` })
+
+const acceptable = (contentType: string | undefined) =>
+  contentType === undefined ||
+  contentType === "" ||
+  contentType.includes("json") ||
+  contentType.startsWith("text/plain")
+
+export const readJson = (
+  request: HttpServerRequest.HttpServerRequest,
+  limit: number,
+): Effect.Effect<unknown, GatewayError> =>
+  Effect.suspend(() => {
+    const contentType = request.headers["content-type"]
+    if (!acceptable(contentType)) {
+      return Effect.fail(
+        new Errors.InvalidRequest({ message: `expected Content-Type application/json, got "${contentType}"` }),
+      )
+    }
+    const declared = Number(request.headers["content-length"] ?? Number.NaN)
+    if (declared > limit) return Effect.fail(tooLarge(limit))
+    let size = 0
+    const chunks: Array<Uint8Array> = []
+    return request.stream.pipe(
+      Stream.mapError(() => new Errors.InvalidRequest({ message: "the request body could not be read" })),
+      Stream.runForEach((chunk) => {
+        size += chunk.byteLength
+        if (size > limit) return Effect.fail(tooLarge(limit))
+        chunks.push(chunk)
+        return Effect.void
+      }),
+      Effect.flatMap(() => {
+        if (size === 0)
+          return Effect.fail(new Errors.InvalidRequest({ message: "the request body is empty; expected JSON" }))
+        const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
+        let text: string
+        try {
+          text = decoder.decode(bytes)
+        } catch {
+          return Effect.fail(new Errors.InvalidRequest({ message: "the request body is not valid UTF-8" }))
+        }
+        try {
+          return Effect.succeed(JSON.parse(text) as unknown)
+        } catch (e) {
+          return Effect.fail(
+            new Errors.InvalidRequest({ message: `the request body is not valid JSON: ${(e as Error).message}` }),
+          )
+        }
+      }),
+    )
+  })
