@@ -1,3 +1,6 @@
 export * as MockUpstream from "./MockUpstream.ts"
 export * as Stub from "./Stub.ts"
 export * as TestIngress from "./TestIngress.ts"
+export * as AnthropicUpstream from "./upstreams/Anthropic.ts"
+export * as GeminiUpstream from "./upstreams/Gemini.ts"
+export * as OpenAIUpstream from "./upstreams/OpenAI.ts"

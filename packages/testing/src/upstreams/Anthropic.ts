@@ -1,0 +1,2 @@
+// Mock Anthropic upstream: filled in by the @sluice/anthropic work.
+export {}

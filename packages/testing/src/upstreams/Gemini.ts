@@ -1,0 +1,2 @@
+// Mock Gemini upstream: filled in by the @sluice/gemini work.
+export {}

@@ -1,0 +1,2 @@
+// Mock OpenAI upstream: filled in by the @sluice/openai work.
+export {}
