@@ -4,7 +4,10 @@ import { type RunningGateway, startGateway } from "./support/gateway.ts"
 describe("reference gateway (in-process)", () => {
   let gw: RunningGateway
   beforeAll(async () => {
-    gw = await startGateway({ providers: { mock: { type: "mock" } }, models: { mock: { provider: "mock", model: "mock" } } })
+    gw = await startGateway({
+      providers: { mock: { type: "mock" } },
+      models: { mock: { provider: "mock", model: "mock" } },
+    })
   })
   afterAll(() => gw.close())
 

@@ -38,4 +38,3 @@ export const startGateway = async (
     close: () => Effect.runPromise(Scope.close(scope, Exit.void)),
   }
 }
-

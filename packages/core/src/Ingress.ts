@@ -44,6 +44,12 @@ export interface Route {
    * next literal; `{name+}` may span `/` (model ids like `openai/gpt-4o`).
    */
   readonly path: string
+  /**
+   * When two wire formats share a path (`GET /v1/models` is OpenAI's, Gemini's under `/v1/` and
+   * Anthropic's), the route also checks the request's headers/query; the first route whose
+   * path matches and whose `when` accepts wins. Ingresses are mounted most specific first.
+   */
+  readonly when?: ((headers: Readonly<Record<string, string>>, query: URLSearchParams) => boolean) | undefined
   readonly handle: (request: IngressRequest, handler: Handler) => Effect.Effect<Reply>
 }
 

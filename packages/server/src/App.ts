@@ -95,12 +95,18 @@ export const make = (options: AppOptions): HttpApp.Default => {
     let matched: Compiled | undefined
     let params: Record<string, string> | undefined
     let methodMismatch = false
+    let query: URLSearchParams | undefined
+    const headers = request.headers as Readonly<Record<string, string>>
     for (const entry of table) {
       const p = entry.pattern.match(path)
       if (p === undefined) continue
       if (entry.method !== method) {
         methodMismatch = true
         continue
+      }
+      if (entry.route?.when !== undefined) {
+        query ??= new URLSearchParams(q === -1 ? "" : url.slice(q + 1))
+        if (!entry.route.when(headers, query)) continue
       }
       matched = entry
       params = p
@@ -124,8 +130,7 @@ export const make = (options: AppOptions): HttpApp.Default => {
     if (matched.plain !== undefined) return yield* matched.plain.handle(request, params)
     const ingress = matched.ingress!
     const route = matched.route!
-    const headers = request.headers as Readonly<Record<string, string>>
-    const query = new URLSearchParams(q === -1 ? "" : url.slice(q + 1))
+    query ??= new URLSearchParams(q === -1 ? "" : url.slice(q + 1))
     const id = requestIdOf(headers)
     const credential = ingress.credential(headers, query)
     const reply = yield* route
