@@ -114,6 +114,12 @@ export const FinishReason = Schema.Literal(
 )
 export type FinishReason = typeof FinishReason.Type
 
+/**
+ * Token usage, normalised: `inputTokens` counts the whole prompt (cache reads and cache writes
+ * included, as OpenAI's prompt_tokens and Gemini's promptTokenCount do; the Anthropic codec adds
+ * its cache_* counts in), `outputTokens` counts all output (reasoning included, as OpenAI's
+ * completion_tokens does; the Gemini codec adds thoughtsTokenCount in).
+ */
 export const Usage = Schema.Struct({
   inputTokens: Schema.Number,
   outputTokens: Schema.Number,
