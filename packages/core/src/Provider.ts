@@ -14,7 +14,7 @@ import type {
   ModelInfo,
   StreamEvent,
 } from "@sluice/schema"
-import type { ProviderConfig } from "./Config.ts"
+import type { ConfigError, ProviderConfig } from "./Config.ts"
 
 /** Per-call facts a provider needs beyond the canonical request. */
 export interface CallContext {
@@ -46,5 +46,6 @@ export interface ProviderType {
   readonly defaultBaseUrl?: string | undefined
   /** Whether the type needs an apiKey (checked at start, so a missing key fails early). */
   readonly requiresKey: boolean
-  readonly make: (name: string, config: ProviderConfig) => Effect.Effect<Provider, never, HttpClient.HttpClient>
+  /** Fails with a ConfigError (naming `providers.<name>.…`) when the entry is unusable, so it fails at start. */
+  readonly make: (name: string, config: ProviderConfig) => Effect.Effect<Provider, ConfigError, HttpClient.HttpClient>
 }
