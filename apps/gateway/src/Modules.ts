@@ -4,6 +4,7 @@
  */
 import type { Config, Ingress, Middleware, ProviderType } from "@sluice/core"
 import { MockProvider } from "@sluice/core"
+import * as SluiceAuth from "@sluice/auth"
 
 export const providerTypes: ReadonlyArray<ProviderType> = [MockProvider.providerType]
 
@@ -11,7 +12,7 @@ export const providerTypes: ReadonlyArray<ProviderType> = [MockProvider.provider
 export const ingresses = (_config: Config.GatewayConfig): ReadonlyArray<Ingress.Ingress> => []
 
 /** Middleware by name, for the `middleware:` list. */
-export const plugins: ReadonlyArray<Middleware.Plugin> = []
+export const plugins: ReadonlyArray<Middleware.Plugin> = [SluiceAuth.plugin]
 
 /** The order used when the config has no `middleware:` list (outermost first). */
 export const defaultOrder: ReadonlyArray<string> = ["tracing", "auth", "ratelimit", "guardrails"]

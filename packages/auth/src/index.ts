@@ -1,1 +1,11 @@
-export {}
+export * as Admin from "./Admin.ts"
+export * as AdminGuard from "./AdminGuard.ts"
+export * as Auth from "./Auth.ts"
+export * as ConfigKeys from "./ConfigKeys.ts"
+export * as Hash from "./Hash.ts"
+export * as KeyRecord from "./KeyRecord.ts"
+export * as KeyStore from "./KeyStore.ts"
+export * as Plugin from "./Plugin.ts"
+export * as Redis from "./Redis.ts"
+export * as RedisKeyStore from "./RedisKeyStore.ts"
+export { plugin } from "./Plugin.ts"

@@ -1,0 +1,212 @@
+/**
+ * The admin HTTP API under `/admin`, guarded by the admin key: create a key (its plaintext is
+ * returned once and never stored), list, read, update, revoke and rotate. Keys from the config
+ * file are listed but read-only. See packages/auth/README.md.
+ */
+import { type HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Effect, Either, ParseResult, Schema } from "effect"
+import type { Ingress } from "@sluice/core"
+import * as AdminGuard from "./AdminGuard.ts"
+import { generateId, generateKey, sha256 } from "./Hash.ts"
+import { BudgetPolicy, type KeyRecord, publicView, RateLimitPolicy, Timestamp } from "./KeyRecord.ts"
+import type { KeyStore } from "./KeyStore.ts"
+
+export interface AdminOptions {
+  readonly store: KeyStore
+  /** SHA-256 hex of the admin key. */
+  readonly adminKeyHash: string
+  /** Whether a budget can be enforced (the `budgets` middleware has a price table). */
+  readonly budgetsAvailable: boolean
+  readonly now?: (() => number) | undefined
+}
+
+const maxBody = 64 * 1024
+
+const Patterns = Schema.Array(Schema.NonEmptyTrimmedString)
+
+const CreateBody = Schema.Struct({
+  name: Schema.NonEmptyTrimmedString,
+  models: Schema.optional(Patterns),
+  rateLimit: Schema.optional(RateLimitPolicy),
+  budget: Schema.optional(BudgetPolicy),
+  expiresAt: Schema.optional(Timestamp),
+  enabled: Schema.optional(Schema.Boolean),
+})
+
+/** `null` clears a field. */
+const UpdateBody = Schema.Struct({
+  name: Schema.optional(Schema.NonEmptyTrimmedString),
+  models: Schema.optional(Schema.NullOr(Patterns)),
+  rateLimit: Schema.optional(Schema.NullOr(RateLimitPolicy)),
+  budget: Schema.optional(Schema.NullOr(BudgetPolicy)),
+  expiresAt: Schema.optional(Schema.NullOr(Timestamp)),
+  enabled: Schema.optional(Schema.Boolean),
+})
+
+type Reply = HttpServerResponse.HttpServerResponse
+
+const json = (status: number, body: unknown, secret = false): Reply =>
+  HttpServerResponse.unsafeJson(body, { status, headers: secret ? { "cache-control": "no-store" } : {} })
+
+const fail = (status: number, type: string, message: string): Reply => json(status, { error: { type, message } })
+
+const hint = (key: string) => `…${key.slice(-4)}`
+
+const readBody = <A, I>(
+  request: HttpServerRequest.HttpServerRequest,
+  schema: Schema.Schema<A, I>,
+): Effect.Effect<Either.Either<A, Reply>> =>
+  Effect.gen(function* () {
+    const length = Number(request.headers["content-length"] ?? "0")
+    if (length > maxBody) return Either.left(fail(413, "invalid_request_error", `body larger than ${maxBody} bytes`))
+    const text = yield* Effect.either(request.text)
+    if (Either.isLeft(text)) return Either.left(fail(400, "invalid_request_error", "cannot read the request body"))
+    if (text.right.length > maxBody)
+      return Either.left(fail(413, "invalid_request_error", `body larger than ${maxBody} bytes`))
+    let raw: unknown
+    try {
+      raw = text.right.trim() === "" ? {} : JSON.parse(text.right)
+    } catch {
+      return Either.left(fail(400, "invalid_request_error", "the body is not valid JSON"))
+    }
+    const decoded = Schema.decodeUnknownEither(schema, { onExcessProperty: "error" })(raw)
+    if (Either.isLeft(decoded)) {
+      const issue = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)[0]
+      const path = issue?.path.join(".") ?? ""
+      return Either.left(
+        fail(400, "invalid_request_error", `${path === "" ? "" : `${path}: `}${issue?.message ?? "invalid body"}`),
+      )
+    }
+    return Either.right(decoded.right)
+  })
+
+const storeDown = fail(503, "unavailable", "the key store is unavailable")
+
+export const routes = (options: AdminOptions): ReadonlyArray<Ingress.PlainRoute> => {
+  const { store } = options
+  const authorized = AdminGuard.make(options.adminKeyHash)
+  const now = () => new Date((options.now ?? Date.now)()).toISOString()
+
+  const guarded =
+    (
+      handle: (
+        request: HttpServerRequest.HttpServerRequest,
+        params: Readonly<Record<string, string>>,
+      ) => Effect.Effect<Reply, unknown>,
+    ) =>
+    (request: HttpServerRequest.HttpServerRequest, params: Readonly<Record<string, string>>): Effect.Effect<Reply> =>
+      authorized(request.headers)
+        ? handle(request, params).pipe(
+            // A store failure (or anything else) is a 503, logged without request contents.
+            Effect.catchAllCause((cause) => Effect.as(Effect.logError("admin API failed", cause), storeDown)),
+          )
+        : Effect.succeed(fail(401, "authentication_error", "missing or invalid admin key"))
+
+  /** A stored (not config) key, live or not; otherwise the reply that explains why not. */
+  const mutable = (id: string) =>
+    Effect.map(store.get(id), (record): Either.Either<KeyRecord, Reply> => {
+      if (record === undefined) return Either.left(fail(404, "not_found_error", `no key with id "${id}"`))
+      if (record.source === "config")
+        return Either.left(fail(409, "conflict", `key "${id}" is defined in the config file; change it there`))
+      if (record.revokedAt !== undefined) return Either.left(fail(409, "conflict", `key "${id}" is revoked`))
+      return Either.right(record)
+    })
+
+  const writable = store.writable
+
+  const noBudgets = (budget: unknown) =>
+    budget !== undefined && budget !== null && !options.budgetsAvailable
+      ? fail(400, "invalid_request_error", "budget: budgets are off on this gateway (it has no prices: section)")
+      : undefined
+
+  const create = guarded((request) =>
+    Effect.gen(function* () {
+      if (writable === undefined) return fail(405, "invalid_request_error", "this gateway's key store is read-only")
+      const body = yield* readBody(request, CreateBody)
+      if (Either.isLeft(body)) return body.left
+      const b = body.right
+      const refused = noBudgets(b.budget)
+      if (refused !== undefined) return refused
+      const key = generateKey()
+      const record: KeyRecord = {
+        id: generateId(),
+        name: b.name,
+        keyHash: sha256(key),
+        hint: hint(key),
+        ...(b.models !== undefined ? { models: b.models } : {}),
+        ...(b.rateLimit !== undefined ? { rateLimit: b.rateLimit } : {}),
+        ...(b.budget !== undefined ? { budget: b.budget } : {}),
+        ...(b.expiresAt !== undefined ? { expiresAt: new Date(b.expiresAt).toISOString() } : {}),
+        enabled: b.enabled ?? true,
+        createdAt: now(),
+        source: "store",
+      }
+      yield* writable.put(record)
+      return json(201, { ...publicView(record), key }, true)
+    }),
+  )
+
+  const list = guarded(() => Effect.map(store.list, (records) => json(200, { keys: records.map(publicView) })))
+
+  const read = guarded((_, params) =>
+    Effect.map(store.get(params.id!), (r) =>
+      r === undefined ? fail(404, "not_found_error", `no key with id "${params.id}"`) : json(200, publicView(r)),
+    ),
+  )
+
+  const update = guarded((request, params) =>
+    Effect.gen(function* () {
+      if (writable === undefined) return fail(405, "invalid_request_error", "this gateway's key store is read-only")
+      const found = yield* mutable(params.id!)
+      if (Either.isLeft(found)) return found.left
+      const body = yield* readBody(request, UpdateBody)
+      if (Either.isLeft(body)) return body.left
+      const b = body.right
+      const refused = noBudgets(b.budget)
+      if (refused !== undefined) return refused
+      const next: Record<string, unknown> = { ...found.right }
+      for (const field of ["name", "models", "rateLimit", "budget", "expiresAt", "enabled"] as const) {
+        const v = b[field]
+        if (v === undefined) continue
+        if (v === null) delete next[field]
+        else next[field] = field === "expiresAt" ? new Date(v as string).toISOString() : v
+      }
+      const record = next as KeyRecord
+      yield* writable.put(record)
+      return json(200, publicView(record))
+    }),
+  )
+
+  const revoke = guarded((_, params) =>
+    Effect.gen(function* () {
+      if (writable === undefined) return fail(405, "invalid_request_error", "this gateway's key store is read-only")
+      const found = yield* mutable(params.id!)
+      if (Either.isLeft(found)) return found.left
+      const record: KeyRecord = { ...found.right, enabled: false, revokedAt: now() }
+      yield* writable.put(record)
+      return json(200, publicView(record))
+    }),
+  )
+
+  const rotate = guarded((_, params) =>
+    Effect.gen(function* () {
+      if (writable === undefined) return fail(405, "invalid_request_error", "this gateway's key store is read-only")
+      const found = yield* mutable(params.id!)
+      if (Either.isLeft(found)) return found.left
+      const key = generateKey()
+      const record: KeyRecord = { ...found.right, keyHash: sha256(key), hint: hint(key) }
+      yield* writable.put(record, found.right.keyHash)
+      return json(200, { ...publicView(record), key }, true)
+    }),
+  )
+
+  return [
+    { method: "POST", path: "/admin/keys", handle: create },
+    { method: "GET", path: "/admin/keys", handle: list },
+    { method: "GET", path: "/admin/keys/{id}", handle: read },
+    { method: "PATCH", path: "/admin/keys/{id}", handle: update },
+    { method: "DELETE", path: "/admin/keys/{id}", handle: revoke },
+    { method: "POST", path: "/admin/keys/{id}/revoke", handle: revoke },
+    { method: "POST", path: "/admin/keys/{id}/rotate", handle: rotate },
+  ]
+}

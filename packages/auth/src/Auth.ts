@@ -1,0 +1,88 @@
+/**
+ * The virtual-key middleware: the presented credential is hashed, looked up, checked (enabled,
+ * not expired, model allowed) and turned into `ctx.principal` for the middleware after it.
+ * The virtual key itself is then dropped from the context so nothing downstream can forward it.
+ * A credential that is no virtual key may still pass for a model served only by `passthrough`
+ * providers: it is then the client's own provider key.
+ */
+import { Effect, Redacted } from "effect"
+import { Errors, type GatewayError } from "@sluice/schema"
+import {
+  type GatewayRequest,
+  type GatewayResponse,
+  Handler,
+  Middleware,
+  type MiddlewareSpec,
+  Wildcard,
+} from "@sluice/core"
+import { sha256 } from "./Hash.ts"
+import { type KeyRecord, toPrincipal } from "./KeyRecord.ts"
+import type { KeyStore } from "./KeyStore.ts"
+
+export interface AuthOptions {
+  /** True when every target the model routes to is a `passthrough: true` provider. */
+  readonly passthrough?: ((model: string) => boolean) | undefined
+  /** The clock (tests). */
+  readonly now?: (() => number) | undefined
+}
+
+const missing = new Errors.Unauthenticated({
+  message: "missing API key: send a virtual key where your SDK puts its API key",
+})
+const invalid = new Errors.Unauthenticated({ message: "invalid API key" })
+const unavailable = new Errors.Unavailable({
+  message: "the key store is unavailable; try again shortly",
+  retryAfterSeconds: 1,
+})
+
+const allowed = (record: KeyRecord, model: string): boolean =>
+  record.models === undefined || record.models.some((pattern) => Wildcard.matches(pattern, model))
+
+/** Check a verified key against the request; an error says what is wrong, never the key. */
+export const check = (record: KeyRecord, model: string | undefined, now: number): GatewayError | undefined => {
+  if (!record.enabled) return new Errors.PermissionDenied({ message: `API key "${record.name}" is disabled` })
+  if (record.expiresAt !== undefined && Date.parse(record.expiresAt) <= now)
+    return new Errors.PermissionDenied({ message: `API key "${record.name}" expired at ${record.expiresAt}` })
+  if (model !== undefined && !allowed(record, model))
+    return new Errors.PermissionDenied({ message: `API key "${record.name}" may not use model "${model}"` })
+  return undefined
+}
+
+/** A model listing shows only what the key may use. */
+const filterModels = (record: KeyRecord, response: GatewayResponse): GatewayResponse =>
+  response._tag === "ListModels" && record.models !== undefined
+    ? { ...response, models: response.models.filter((m) => allowed(record, m.id)) }
+    : response
+
+export const middlewareFn =
+  (store: KeyStore, options: AuthOptions = {}): Middleware.Middleware =>
+  (next) =>
+  (request: GatewayRequest) =>
+    Effect.gen(function* () {
+      const credential = request.ctx.credential
+      if (credential === undefined || Redacted.value(credential) === "") return yield* Effect.fail(missing)
+      const model = Handler.modelOf(request)
+      const record = yield* store.findByHash(sha256(Redacted.value(credential))).pipe(
+        Effect.tapError((e) => Effect.logWarning(`auth: key store failed (${e.reason}); refusing the request`)),
+        Effect.mapError(() => unavailable),
+      )
+      if (record === undefined) {
+        // Not one of ours: the client's own provider key, if the model goes only to passthrough providers.
+        if (model !== undefined && options.passthrough?.(model) === true) return yield* next(request)
+        return yield* Effect.fail(invalid)
+      }
+      const denied = check(record, model, (options.now ?? Date.now)())
+      if (denied !== undefined) return yield* Effect.fail(denied)
+      const response = yield* next({
+        ...request,
+        ctx: { ...request.ctx, principal: toPrincipal(record), credential: undefined },
+      } as GatewayRequest)
+      return filterModels(record, response)
+    })
+
+/** `Auth.middleware(store)`: the middleware alone, for programmatic pipelines and tests. */
+export const middleware = (store: KeyStore, options: AuthOptions = {}): MiddlewareSpec =>
+  Middleware.make(
+    "auth",
+    Effect.sync(() => middlewareFn(store, options)),
+  )

@@ -1,0 +1,89 @@
+/**
+ * The `keys:`, `auth:`, `admin:` and `redis:` config sections as auth reads them. Plaintext keys
+ * are hashed as they are decoded; no error message ever contains a key.
+ */
+import { Config } from "@sluice/core"
+import { ParseResult, Redacted, Schema } from "effect"
+import { sha256 } from "./Hash.ts"
+import { BudgetPolicy, type KeyRecord, RateLimitPolicy, Timestamp } from "./KeyRecord.ts"
+
+export const minKeyLength = 16
+
+/** A secret string: wrong input is reported without the value. */
+export const Secret = (what: string) =>
+  Schema.transformOrFail(Schema.Unknown, Schema.RedactedFromSelf(Schema.String), {
+    strict: true,
+    decode: (u, _, ast) =>
+      typeof u === "string" && u.length >= minKeyLength
+        ? ParseResult.succeed(Redacted.make(u))
+        : ParseResult.fail(
+            new ParseResult.Type(ast, undefined, `expected ${what} of at least ${minKeyLength} characters`),
+          ),
+    encode: (r) => ParseResult.succeed(Redacted.value(r)),
+  })
+
+const HexHash = Schema.String.pipe(
+  Schema.filter((s) => /^[0-9a-fA-F]{64}$/.test(s) || "expected the hex SHA-256 of the key (64 characters)"),
+)
+
+export const ConfigKey = Schema.Struct({
+  name: Schema.NonEmptyTrimmedString,
+  /** Used for rate-limit buckets and spend ledgers; defaults to the name. */
+  id: Schema.optional(
+    Schema.NonEmptyTrimmedString.pipe(
+      Schema.filter(
+        (s) => !s.startsWith("key_") || "ids starting with key_ are reserved for keys made through the admin API",
+      ),
+    ),
+  ),
+  key: Schema.optional(Secret("a key")),
+  keyHash: Schema.optional(HexHash),
+  models: Schema.optional(Schema.Array(Schema.NonEmptyTrimmedString)),
+  rateLimit: Schema.optional(RateLimitPolicy),
+  budget: Schema.optional(BudgetPolicy),
+  expiresAt: Schema.optional(Timestamp),
+  enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+}).pipe(Schema.filter((k) => (k.key === undefined) !== (k.keyHash === undefined) || "give either key or keyHash"))
+export type ConfigKey = typeof ConfigKey.Type
+
+export const KeysSection = Schema.Array(ConfigKey)
+
+export const AuthSection = Schema.Struct({
+  /** Where keys made through the admin API live: this process (memory) or Redis (shared by a fleet). */
+  store: Schema.optionalWith(Schema.Literal("memory", "redis"), { default: () => "memory" as const }),
+  /** How long an instance trusts a cached key without hearing of a change (Redis store). */
+  cacheTtl: Schema.optionalWith(Config.Duration, { default: () => 30_000 }),
+  /** Bound on each key-store call; past it the request is refused (503), never held. */
+  timeout: Schema.optionalWith(Config.Duration, { default: () => 500 }),
+})
+export type AuthSection = typeof AuthSection.Type
+
+export const AdminSection = Schema.Struct({
+  key: Schema.optional(Secret("an admin key")),
+  keyHash: Schema.optional(HexHash),
+}).pipe(Schema.filter((a) => (a.key === undefined) !== (a.keyHash === undefined) || "give either key or keyHash"))
+
+/** Shared with other packages: unknown fields are theirs, not an error here. */
+export const RedisSection = Schema.Struct(
+  {
+    url: Schema.String.pipe(Schema.filter((s) => /^rediss?:\/\/./.test(s) || "expected a redis:// or rediss:// URL")),
+    prefix: Schema.optionalWith(Schema.String, { default: () => "sluice:" }),
+  },
+  Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+)
+
+export const toRecord = (k: ConfigKey): KeyRecord => {
+  const record: KeyRecord = {
+    id: k.id ?? k.name,
+    name: k.name,
+    keyHash: k.key !== undefined ? sha256(Redacted.value(k.key)) : k.keyHash!.toLowerCase(),
+    enabled: k.enabled,
+    source: "config",
+    ...(k.key !== undefined ? { hint: `…${Redacted.value(k.key).slice(-4)}` } : {}),
+    ...(k.models !== undefined ? { models: k.models } : {}),
+    ...(k.rateLimit !== undefined ? { rateLimit: k.rateLimit } : {}),
+    ...(k.budget !== undefined ? { budget: k.budget } : {}),
+    ...(k.expiresAt !== undefined ? { expiresAt: new Date(k.expiresAt).toISOString() } : {}),
+  }
+  return record
+}

@@ -1,0 +1,110 @@
+/**
+ * `auth` for the YAML-driven gateway. It is on when the config has `keys:`, `auth:` or `admin:`;
+ * with none of them the gateway is open and says so at start. Cross-section checks fail at
+ * start: a key with a budget needs a price table, a Redis store needs `redis: { url }`.
+ */
+import { Effect, Either, Redacted } from "effect"
+import { Config, type Middleware, Router } from "@sluice/core"
+import * as Admin from "./Admin.ts"
+import * as Auth from "./Auth.ts"
+import { AdminSection, AuthSection, KeysSection, RedisSection, toRecord } from "./ConfigKeys.ts"
+import { sha256 } from "./Hash.ts"
+import * as KeyStore from "./KeyStore.ts"
+import * as RedisConn from "./Redis.ts"
+import * as RedisKeyStore from "./RedisKeyStore.ts"
+
+/** True when every target (fallbacks included) of the model is a passthrough provider. */
+export const passthroughResolver = (config: Config.GatewayConfig): ((model: string) => boolean) => {
+  const open = new Set(
+    Object.entries(config.providers)
+      .filter(([, p]) => p.passthrough === true)
+      .map(([name]) => name),
+  )
+  if (open.size === 0) return () => false
+  const router = Router.make(config)
+  return (model) => {
+    const resolved = router.resolve(model)
+    if (Either.isLeft(resolved) || resolved.right.candidates.length === 0) return false
+    return resolved.right.candidates.every((c) => c.deployments.every((d) => open.has(d.provider)))
+  }
+}
+
+export const plugin: Middleware.Plugin = {
+  name: "auth",
+  fromConfig: (config) =>
+    Effect.gen(function* () {
+      const configured =
+        (Array.isArray(config.keys) ? config.keys.length > 0 : config.keys !== undefined) ||
+        config.auth !== undefined ||
+        config.admin !== undefined
+      if (!configured) {
+        yield* Effect.logWarning(
+          "auth: no virtual keys configured (no keys:, auth: or admin: section): the gateway is open to anyone who can reach it",
+        )
+        return undefined
+      }
+      const keys = yield* Config.decodeSection(KeysSection, config.keys ?? [], "keys")
+      const auth = yield* Config.decodeSection(AuthSection, config.auth ?? {}, "auth")
+      const admin =
+        config.admin === undefined ? undefined : yield* Config.decodeSection(AdminSection, config.admin, "admin")
+
+      const issues: Array<Config.ConfigIssue> = []
+      const records = keys.map(toRecord)
+      const ids = new Map<string, number>()
+      const hashes = new Map<string, number>()
+      records.forEach((r, i) => {
+        const id = ids.get(r.id)
+        if (id !== undefined) issues.push({ path: `keys[${i}]`, message: `id "${r.id}" is also keys[${id}]'s` })
+        else ids.set(r.id, i)
+        const same = hashes.get(r.keyHash)
+        if (same !== undefined) issues.push({ path: `keys[${i}]`, message: `the same key as keys[${same}]` })
+        else hashes.set(r.keyHash, i)
+      })
+      const explicit = Array.isArray(config.middleware) ? (config.middleware as ReadonlyArray<unknown>) : undefined
+      records.forEach((r, i) => {
+        if (r.budget !== undefined && config.prices === undefined)
+          issues.push({ path: `keys[${i}].budget`, message: "a budget needs a prices: section to price usage" })
+        if (r.budget !== undefined && explicit !== undefined && !explicit.includes("budgets"))
+          issues.push({ path: `keys[${i}].budget`, message: 'a budget needs "budgets" in the middleware: list' })
+        if (r.rateLimit !== undefined && explicit !== undefined && !explicit.includes("ratelimit"))
+          issues.push({
+            path: `keys[${i}].rateLimit`,
+            message: 'a rate limit needs "ratelimit" in the middleware: list',
+          })
+      })
+      if (auth.store === "redis" && config.redis === undefined)
+        issues.push({ path: "auth.store", message: "the redis store needs a redis: { url } section" })
+      if (issues.length > 0) return yield* Effect.fail(new Config.ConfigError({ issues }))
+
+      let dynamic: KeyStore.KeyStore | undefined
+      if (auth.store === "redis") {
+        const redis = yield* Config.decodeSection(RedisSection, config.redis, "redis")
+        dynamic = yield* RedisKeyStore.connect({
+          url: redis.url,
+          prefix: redis.prefix,
+          cacheTtlMs: auth.cacheTtl,
+          timeoutMs: auth.timeout,
+        })
+        yield* Effect.logInfo(`auth: keys in Redis at ${RedisConn.describe(redis.url)}`)
+      } else if (admin !== undefined) {
+        dynamic = KeyStore.memory()
+      }
+      const store = KeyStore.layered(KeyStore.fromRecords(records), dynamic)
+      const adminKeyHash =
+        admin === undefined
+          ? undefined
+          : admin.key !== undefined
+            ? sha256(Redacted.value(admin.key))
+            : admin.keyHash!.toLowerCase()
+      yield* Effect.logInfo(
+        `auth: ${records.length} key(s) from the config file, store ${auth.store}, admin API ${adminKeyHash === undefined ? "off" : "on"}`,
+      )
+      return {
+        middleware: Auth.middlewareFn(store, { passthrough: passthroughResolver(config) }),
+        routes:
+          adminKeyHash === undefined
+            ? undefined
+            : Admin.routes({ store, adminKeyHash, budgetsAvailable: config.prices !== undefined }),
+      }
+    }),
+}
