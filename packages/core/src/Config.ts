@@ -142,6 +142,30 @@ export const TimeoutConfig = Schema.Struct({
   total: Schema.optional(Duration),
 })
 
+export const CircuitBreakerConfig = Schema.Struct({
+  /** Consecutive failures that open a deployment's circuit. */
+  failures: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.positive()), { default: () => 5 }),
+  /** How long an open deployment is skipped before one trial request. */
+  cooldown: Schema.optionalWith(Duration, { default: () => 30_000 }),
+})
+
+/** Defaults for every model; a `routes:` rule's retry/timeout override them. */
+export const ResilienceConfig = Schema.Struct({
+  retry: Schema.optionalWith(
+    Schema.Struct({
+      attempts: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.between(1, 10)), { default: () => 1 }),
+      backoff: Schema.optionalWith(Duration, { default: () => 200 }),
+      maxBackoff: Schema.optionalWith(Duration, { default: () => 5_000 }),
+      /** All attempts of one request, waits included, end within this. */
+      budget: Schema.optionalWith(Duration, { default: () => 60_000 }),
+    }),
+    { default: () => ({ attempts: 1, backoff: 200, maxBackoff: 5_000, budget: 60_000 }) },
+  ),
+  timeout: Schema.optionalWith(TimeoutConfig, { default: () => ({}) }),
+  circuitBreaker: Schema.optionalWith(CircuitBreakerConfig, { default: () => ({ failures: 5, cooldown: 30_000 }) }),
+})
+export type ResilienceConfig = typeof ResilienceConfig.Type
+
 export const RouteRule = Schema.Struct({
   /** A model id pattern; `*` matches any run of characters, anywhere. */
   match: Schema.NonEmptyTrimmedString,
@@ -168,7 +192,6 @@ const pluginSections = [
   "guardrails",
   "ingress",
   "redis",
-  "resilience",
 ] as const
 
 export const GatewayConfig = Schema.Struct({
@@ -176,6 +199,7 @@ export const GatewayConfig = Schema.Struct({
   providers: Schema.optionalWith(Schema.Record({ key: Schema.String, value: ProviderConfig }), { default: () => ({}) }),
   models: Schema.optionalWith(Schema.Record({ key: Schema.String, value: ModelEntry }), { default: () => ({}) }),
   routes: Schema.optionalWith(Schema.Array(RouteRule), { default: () => [] }),
+  resilience: Schema.optionalWith(ResilienceConfig, { default: () => Schema.decodeSync(ResilienceConfig)({}) }),
   ...(Object.fromEntries(pluginSections.map((k) => [k, Schema.optional(Schema.Unknown)])) as {
     [K in (typeof pluginSections)[number]]: Schema.optional<typeof Schema.Unknown>
   }),

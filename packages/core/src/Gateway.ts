@@ -1,19 +1,22 @@
 /**
- * The terminal handler: resolve the model, pick a deployment, call the provider. Assembling a
- * gateway = this terminal + the middleware list, built once at start.
+ * The terminal handler: resolve the model, then try its targets — retries with backoff on the
+ * same candidate, then the fallbacks in order, each pick weighted-random among the deployments
+ * whose circuit is closed. A streamed answer is committed once its first event arrives: from
+ * then on nothing is retried, and a later failure reaches the client as a stream error.
  */
 import type { HttpClient } from "@effect/platform"
-import { Effect, Either } from "effect"
-import { Errors, type GatewayError } from "@sluice/schema"
+import { Cause, Duration, Effect, Either, Exit, Option, Scope, Stream } from "effect"
+import { type ChatRequest, Errors, type GatewayError, type StreamEvent } from "@sluice/schema"
 import type { ConfigError, GatewayConfig } from "./Config.ts"
-import type { GatewayRequest, GatewayResponse, Handler } from "./Handler.ts"
+import type { GatewayRequest, GatewayResponse, Handler, RequestContext } from "./Handler.ts"
 import type { MiddlewareSpec } from "./Middleware.ts"
 import * as Pipeline from "./Pipeline.ts"
 import type { CallContext, Provider, ProviderType } from "./Provider.ts"
 import * as ProviderRegistry from "./ProviderRegistry.ts"
+import * as Resilience from "./Resilience.ts"
 import * as Router from "./Router.ts"
 
-/** Weighted-random pick among a candidate's deployments. */
+/** Weighted-random pick among deployments. */
 export const pick = (deployments: ReadonlyArray<Router.Target>, random = Math.random): Router.Target => {
   if (deployments.length === 1) return deployments[0]!
   let total = 0
@@ -30,7 +33,11 @@ export interface Attempt {
   readonly provider: Provider
   readonly target: Router.Target
   readonly call: CallContext
+  /** 1-based number of this attempt within the request. */
+  readonly number: number
 }
+
+const keyOf = (t: Router.Target) => `${t.provider}/${t.model}`
 
 const forwardHeaders = (headers: Readonly<Record<string, string>>): Record<string, string> | undefined => {
   const tp = headers.traceparent
@@ -39,73 +46,223 @@ const forwardHeaders = (headers: Readonly<Record<string, string>>): Record<strin
   return ts === undefined ? { traceparent: tp } : { traceparent: tp, tracestate: ts }
 }
 
-/** Resolve the request's model to the first attempt (provider, upstream model, call context). */
-export const firstAttempt = (
-  router: Router.RouterService,
-  registry: ProviderRegistry.Registry,
-  model: string,
-  request: GatewayRequest,
-): Either.Either<Attempt, GatewayError> =>
-  Either.flatMap(router.resolve(model), (resolution): Either.Either<Attempt, GatewayError> => {
-    const candidate = resolution.candidates[0]
-    if (candidate === undefined) {
-      return Either.left(new Errors.NotFound({ message: `model "${model}" has no reachable target` }))
+interface Outcome<A> {
+  readonly value: A
+  readonly attempt: Attempt
+}
+
+const responseHeaders = (a: Attempt) => ({ "x-sluice-target": keyOf(a.target), "x-sluice-attempts": String(a.number) })
+
+export interface TerminalOptions {
+  readonly router: Router.RouterService
+  readonly registry: ProviderRegistry.Registry
+  readonly resilience: GatewayConfig["resilience"]
+}
+
+export const terminal = (options: TerminalOptions): Handler => {
+  const { router, registry, resilience } = options
+  const breaker = new Resilience.CircuitBreaker(resilience.circuitBreaker.failures, resilience.circuitBreaker.cooldown)
+
+  const apiKeyFor = (target: Router.Target, ctx: RequestContext) => {
+    if (target.apiKey !== undefined) return target.apiKey
+    // A passthrough provider uses the client's own key when no virtual key was verified.
+    if (
+      ctx.principal === undefined &&
+      ctx.credential !== undefined &&
+      registry.config(target.provider)?.passthrough === true
+    ) {
+      return ctx.credential
     }
-    const target = pick(candidate.deployments)
-    const provider = registry.get(target.provider)
-    if (provider === undefined) {
-      return Either.left(new Errors.Internal({ message: `provider "${target.provider}" is not configured` }))
-    }
-    return Either.right({
-      provider,
-      target,
-      call: { requestId: request.ctx.id, apiKey: target.apiKey, forwardHeaders: forwardHeaders(request.ctx.headers) },
+    return undefined
+  }
+
+  /** Run `once` against the model's targets with retries and fallbacks. */
+  const execute = <A>(
+    ctx: RequestContext,
+    model: string,
+    once: (attempt: Attempt, timeout: Router.Resolution["timeout"]) => Effect.Effect<A, GatewayError>,
+  ): Effect.Effect<Outcome<A>, GatewayError> =>
+    Effect.gen(function* () {
+      const resolved = router.resolve(model)
+      if (Either.isLeft(resolved)) return yield* Effect.fail(resolved.left)
+      const resolution = resolved.right
+      const rule = resolution.retry
+      const policy: Resilience.RetryPolicy = {
+        attempts: rule?.attempts ?? resilience.retry.attempts,
+        backoff: rule?.backoff ?? resilience.retry.backoff,
+        maxBackoff: rule?.maxBackoff ?? resilience.retry.maxBackoff,
+        budget: resilience.retry.budget,
+      }
+      const timeout = { ...resilience.timeout, ...resolution.timeout }
+      const deadline = Date.now() + policy.budget
+      let lastError: GatewayError | undefined
+      let number = 0
+      for (const candidate of resolution.candidates) {
+        for (let tries = 1; tries <= policy.attempts; tries++) {
+          const healthy = candidate.deployments.filter((d) => !breaker.isOpen(keyOf(d)))
+          if (healthy.length === 0) {
+            const wait = breaker.retryIn(candidate.deployments.map(keyOf))
+            lastError ??= new Errors.Unavailable({
+              message: `every deployment of "${candidate.id}" is cooling down after repeated failures`,
+              retryAfterSeconds: Math.ceil(wait / 1000),
+            })
+            break
+          }
+          const target = pick(healthy)
+          const provider = registry.get(target.provider)
+          if (provider === undefined)
+            return yield* Effect.fail(
+              new Errors.Internal({ message: `provider "${target.provider}" is not configured` }),
+            )
+          number++
+          const attempt: Attempt = {
+            provider,
+            target,
+            number,
+            call: { requestId: ctx.id, apiKey: apiKeyFor(target, ctx), forwardHeaders: forwardHeaders(ctx.headers) },
+          }
+          const exit = yield* Effect.exit(
+            once(attempt, timeout).pipe(
+              Effect.withSpan("sluice.attempt", {
+                attributes: {
+                  "gen_ai.provider.name": provider.type,
+                  "gen_ai.request.model": target.model,
+                  "sluice.provider": target.provider,
+                  "sluice.attempt": number,
+                  "sluice.candidate": candidate.id,
+                },
+              }),
+            ),
+          )
+          if (Exit.isSuccess(exit)) {
+            breaker.success(keyOf(target))
+            return { value: exit.value, attempt }
+          }
+          const failure = Cause.failureOption(exit.cause)
+          if (Option.isNone(failure)) return yield* Effect.failCause(exit.cause as Cause.Cause<never>)
+          const error = failure.value
+          lastError = error
+          if (!Resilience.isRetriable(error)) {
+            if (Resilience.shouldFallback(error)) break
+            return yield* Effect.fail(error)
+          }
+          breaker.failure(keyOf(target))
+          if (tries < policy.attempts) {
+            const wait = Resilience.delayFor(policy, tries, error)
+            if (Date.now() + wait >= deadline) break
+            yield* Effect.sleep(Duration.millis(wait))
+          }
+        }
+        if (Date.now() >= deadline) break
+      }
+      return yield* Effect.fail(
+        lastError ?? new Errors.NotFound({ message: `model "${model}" has no reachable target` }),
+      )
     })
-  })
 
-const targetHeader = (a: Attempt) => ({ "x-sluice-target": `${a.target.provider}/${a.target.model}` })
+  const withTimeout = <A>(effect: Effect.Effect<A, GatewayError>, ms: number | undefined, what: string) =>
+    ms === undefined
+      ? effect
+      : Effect.timeoutFail(effect, {
+          duration: Duration.millis(ms),
+          onTimeout: () => new Errors.Timeout({ message: `the upstream did not answer within ${ms} ms (${what})` }),
+        })
 
-export const terminal =
-  (router: Router.RouterService, registry: ProviderRegistry.Registry): Handler =>
-  (request): Effect.Effect<GatewayResponse, GatewayError> => {
+  /** Open a stream and wait for its first events; the rest streams on from the same pull. */
+  const openStream = (
+    chat: ChatRequest,
+    attempt: Attempt,
+    timeout: Router.Resolution["timeout"],
+  ): Effect.Effect<Stream.Stream<StreamEvent, GatewayError>, GatewayError> =>
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      // The scope outlives this effect on success (the stream closes it); on failure or
+      // interruption here it closes at once, aborting the upstream call.
+      const { pull, first } = yield* Effect.onExit(
+        Effect.gen(function* () {
+          const pull = yield* Stream.toPull(
+            attempt.provider.chatStream({ ...chat, model: attempt.target.model }, attempt.call),
+          ).pipe(Scope.extend(scope))
+          const first = yield* withTimeout(
+            Effect.mapError(pull, (e) =>
+              Option.getOrElse(
+                e,
+                () =>
+                  new Errors.UpstreamError({
+                    message: "the upstream stream ended before any event",
+                    status: 502,
+                    provider: attempt.target.provider,
+                  }),
+              ),
+            ),
+            timeout?.firstByte,
+            "first byte",
+          )
+          return { pull, first }
+        }),
+        (exit) => (Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, exit)),
+      )
+      const rest: Stream.Stream<StreamEvent, GatewayError> = Stream.concat(
+        Stream.fromChunk(first),
+        Stream.repeatEffectChunkOption(pull),
+      )
+      const bounded =
+        timeout?.total === undefined
+          ? rest
+          : Stream.interruptWhen(
+              rest,
+              Effect.zipRight(
+                Effect.sleep(Duration.millis(timeout.total)),
+                Effect.fail(new Errors.Timeout({ message: `the upstream stream exceeded ${timeout.total} ms` })),
+              ),
+            )
+      return Stream.ensuring(bounded, Scope.close(scope, Exit.void))
+    })
+
+  return (request): Effect.Effect<GatewayResponse, GatewayError> => {
     switch (request._tag) {
       case "ListModels":
         return Effect.succeed({ _tag: "ListModels", models: router.models, headers: {} })
       case "Chat": {
-        const attempt = firstAttempt(router, registry, request.chat.model, request)
-        if (Either.isLeft(attempt)) return Effect.fail(attempt.left)
-        const a = attempt.right
-        const chat = { ...request.chat, model: a.target.model }
-        return chat.stream
-          ? Effect.succeed({
-              _tag: "ChatStream",
-              events: a.provider.chatStream(chat, a.call),
-              headers: targetHeader(a),
-            })
-          : Effect.map(a.provider.chat(chat, a.call), (r) => ({ _tag: "Chat", chat: r, headers: targetHeader(a) }))
+        const chat = request.chat
+        if (chat.stream) {
+          return Effect.map(
+            execute(request.ctx, chat.model, (a, t) => openStream(chat, a, t)),
+            (o): GatewayResponse => ({ _tag: "ChatStream", events: o.value, headers: responseHeaders(o.attempt) }),
+          )
+        }
+        return Effect.map(
+          execute(request.ctx, chat.model, (a, t) =>
+            withTimeout(
+              a.provider.chat({ ...chat, model: a.target.model }, a.call),
+              t?.total ?? t?.firstByte,
+              "response",
+            ),
+          ),
+          (o): GatewayResponse => ({ _tag: "Chat", chat: o.value, headers: responseHeaders(o.attempt) }),
+        )
       }
-      case "CountTokens": {
-        const attempt = firstAttempt(router, registry, request.chat.model, request)
-        if (Either.isLeft(attempt)) return Effect.fail(attempt.left)
-        const a = attempt.right
-        return Effect.map(a.provider.countTokens({ ...request.chat, model: a.target.model }, a.call), (n) => ({
-          _tag: "CountTokens",
-          inputTokens: n,
-          headers: targetHeader(a),
-        }))
-      }
-      case "Embed": {
-        const attempt = firstAttempt(router, registry, request.embed.model, request)
-        if (Either.isLeft(attempt)) return Effect.fail(attempt.left)
-        const a = attempt.right
-        return Effect.map(a.provider.embed({ ...request.embed, model: a.target.model }, a.call), (r) => ({
-          _tag: "Embed",
-          embed: r,
-          headers: targetHeader(a),
-        }))
-      }
+      case "CountTokens":
+        return Effect.map(
+          execute(request.ctx, request.chat.model, (a) =>
+            a.provider.countTokens({ ...request.chat, model: a.target.model }, a.call),
+          ),
+          (o): GatewayResponse => ({ _tag: "CountTokens", inputTokens: o.value, headers: responseHeaders(o.attempt) }),
+        )
+      case "Embed":
+        return Effect.map(
+          execute(request.ctx, request.embed.model, (a, t) =>
+            withTimeout(
+              a.provider.embed({ ...request.embed, model: a.target.model }, a.call),
+              t?.total ?? t?.firstByte,
+              "response",
+            ),
+          ),
+          (o): GatewayResponse => ({ _tag: "Embed", embed: o.value, headers: responseHeaders(o.attempt) }),
+        )
     }
   }
+}
 
 export interface GatewayOptions<Ms extends ReadonlyArray<MiddlewareSpec<any, any>>> {
   readonly config: GatewayConfig
@@ -124,5 +281,8 @@ export const make = <const Ms extends ReadonlyArray<MiddlewareSpec<any, any>>>(
   Effect.gen(function* () {
     const registry = yield* ProviderRegistry.make(options.config, options.providerTypes)
     const router = Router.make(options.config)
-    return yield* Pipeline.build(terminal(router, registry), options.middleware)
+    return yield* Pipeline.build(
+      terminal({ router, registry, resilience: options.config.resilience }),
+      options.middleware,
+    )
   })

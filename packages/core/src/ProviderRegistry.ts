@@ -4,11 +4,13 @@
  */
 import type { HttpClient } from "@effect/platform"
 import { Context, Effect, Layer } from "effect"
-import { type ConfigIssue, ConfigError, type GatewayConfig } from "./Config.ts"
+import { type ConfigIssue, ConfigError, type GatewayConfig, type ProviderConfig } from "./Config.ts"
 import type { Provider, ProviderType } from "./Provider.ts"
 
 export interface Registry {
   readonly get: (name: string) => Provider | undefined
+  /** The provider's config entry (passthrough, options), when it came from config. */
+  readonly config: (name: string) => ProviderConfig | undefined
   readonly names: ReadonlyArray<string>
 }
 
@@ -42,7 +44,11 @@ export const make = (
       providers.set(name, yield* type.make(name, resolved))
     }
     if (issues.length > 0) return yield* Effect.fail(new ConfigError({ issues }))
-    return { get: (name) => providers.get(name), names: [...providers.keys()] }
+    return {
+      get: (name) => providers.get(name),
+      config: (name) => config.providers[name],
+      names: [...providers.keys()],
+    }
   })
 
 export const layer = (config: GatewayConfig, types: ReadonlyArray<ProviderType>) =>
@@ -51,5 +57,5 @@ export const layer = (config: GatewayConfig, types: ReadonlyArray<ProviderType>)
 /** A registry over providers built by hand (tests, custom gateways). */
 export const fromProviders = (providers: ReadonlyArray<Provider>): Registry => {
   const map = new Map(providers.map((p) => [p.name, p]))
-  return { get: (name) => map.get(name), names: [...map.keys()] }
+  return { get: (name) => map.get(name), config: () => undefined, names: [...map.keys()] }
 }
