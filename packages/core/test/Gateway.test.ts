@@ -145,7 +145,10 @@ describe("Gateway retries and fallbacks", () => {
           Stream.suspend(() => {
             opened++
             return Stream.concat(
-              Stream.make<StreamEvent>({ _tag: "start", id: "s", model: "x" }, { _tag: "text_delta", text: "partial" }),
+              Stream.fromIterable<StreamEvent>([
+                { _tag: "start", id: "s", model: "x" },
+                { _tag: "text_delta", text: "partial" },
+              ]),
               Stream.fail(upstream(503)),
             )
           }),
