@@ -1,1 +1,11 @@
-export {}
+export * as ErrorCodec from "./ErrorCodec.ts"
+export * as Ingress from "./Ingress.ts"
+export * as JsonSchema from "./JsonSchema.ts"
+export * as Normalize from "./Normalize.ts"
+export * as Parts from "./Parts.ts"
+export * as Peek from "./Peek.ts"
+export * as Request from "./Request.ts"
+export * as Response from "./Response.ts"
+export * as Sse from "./Sse.ts"
+export * as StreamCodec from "./StreamCodec.ts"
+export * as Wire from "./Wire.ts"
