@@ -4,15 +4,28 @@
  */
 import type { Config, Ingress, Middleware, ProviderType } from "@sluice/core"
 import { MockProvider } from "@sluice/core"
+import * as SluiceAnthropic from "@sluice/anthropic"
 import * as SluiceAuth from "@sluice/auth"
+import * as SluiceGemini from "@sluice/gemini"
+import * as SluiceOpenAI from "@sluice/openai"
+import * as SluiceTracing from "@sluice/tracing"
+import { Either } from "effect"
 
-export const providerTypes: ReadonlyArray<ProviderType> = [MockProvider.providerType]
+export const providerTypes: ReadonlyArray<ProviderType> = [
+  MockProvider.providerType,
+  SluiceAnthropic.Provider.providerType,
+]
 
 /** The wire formats clients may speak, configured from the `ingress:` section. */
-export const ingresses = (_config: Config.GatewayConfig): ReadonlyArray<Ingress.Ingress> => []
+export const ingresses = (_config: Config.GatewayConfig): ReadonlyArray<Ingress.Ingress> => [
+  // Order matters where paths are shared (GET /v1/models): anthropic, gemini, openai.
+  SluiceAnthropic.Ingress.ingress,
+  Either.getOrThrow(SluiceGemini.Ingress.fromConfig(_config)),
+  SluiceOpenAI.Ingress.ingress,
+]
 
 /** Middleware by name, for the `middleware:` list. */
-export const plugins: ReadonlyArray<Middleware.Plugin> = [SluiceAuth.plugin]
+export const plugins: ReadonlyArray<Middleware.Plugin> = [SluiceTracing.plugin, SluiceAuth.plugin]
 
 /** The order used when the config has no `middleware:` list (outermost first). */
 export const defaultOrder: ReadonlyArray<string> = ["tracing", "auth", "ratelimit", "guardrails"]

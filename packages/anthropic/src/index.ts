@@ -1,1 +1,10 @@
-export {}
+export * as ErrorCodec from "./ErrorCodec.ts"
+export * as Ingress from "./Ingress.ts"
+export * as Models from "./Models.ts"
+export * as Provider from "./Provider.ts"
+export * as Request from "./Request.ts"
+export * as Response from "./Response.ts"
+export * as Sse from "./Sse.ts"
+export * as StreamDecoder from "./StreamDecoder.ts"
+export * as StreamEncoder from "./StreamEncoder.ts"
+export * as Wire from "./Wire.ts"

@@ -1,0 +1,197 @@
+/**
+ * The `anthropic` provider type: canonical requests to an Anthropic Messages upstream
+ * (`x-api-key`, `anthropic-version: 2023-06-01`, base URL configurable), its answers and its
+ * event stream back to canonical. Keys stay Redacted until the header is written.
+ *
+ * Options (`providers.<name>.options`): `defaultMaxTokens` (max_tokens when the client's format
+ * had none; 4096), `anthropicVersion`, `beta` (sent as `anthropic-beta`).
+ */
+import { HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
+import { Effect, Either, Redacted, Stream } from "effect"
+import * as Schema from "effect/Schema"
+import { Config, type Provider, type ProviderType } from "@sluice/core"
+import { type ChatRequest, Errors, type GatewayError, type StreamEvent } from "@sluice/schema"
+import * as ErrorCodec from "./ErrorCodec.ts"
+import * as Models from "./Models.ts"
+import * as Request from "./Request.ts"
+import * as Response from "./Response.ts"
+import { Parser, type SseMessage } from "./Sse.ts"
+import { Decoder } from "./StreamDecoder.ts"
+import * as Wire from "./Wire.ts"
+
+export const defaultBaseUrl = "https://api.anthropic.com"
+export const apiVersion = "2023-06-01"
+
+const decodeMessage = Schema.decodeUnknownEither(Wire.Message)
+const decodeCount = Schema.decodeUnknownEither(Wire.CountTokensResponse)
+const decodeModels = Schema.decodeUnknownEither(Wire.ModelList)
+
+/** `providers.<name>.options` for this type; unknown keys are refused so typos fail at start. */
+export const Options = Schema.Struct({
+  defaultMaxTokens: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.positive()), { default: () => 4096 }),
+  anthropicVersion: Schema.optionalWith(Schema.NonEmptyTrimmedString, { default: () => apiVersion }),
+  beta: Schema.optional(Schema.Union(Schema.String, Schema.Array(Schema.String))),
+})
+
+export const make = (
+  name: string,
+  config: Config.ProviderConfig,
+): Effect.Effect<Provider.Provider, Config.ConfigError, HttpClient.HttpClient> =>
+  Effect.gen(function* () {
+    const client = yield* HttpClient.HttpClient
+    const options = yield* Config.decodeSection(Options, config.options ?? {}, `providers.${name}.options`)
+    const settings = {
+      defaultMaxTokens: options.defaultMaxTokens,
+      version: options.anthropicVersion,
+      beta: typeof options.beta === "string" ? options.beta : options.beta?.join(","),
+    }
+    // The SDK's convention: the base URL stops before /v1.
+    const base = (config.baseUrl ?? defaultBaseUrl).replace(/\/+$/, "").replace(/\/v1$/, "")
+
+    const upstreamError = (message: string, status = 502): GatewayError =>
+      new Errors.UpstreamError({ message: `${name}: ${message}`, status, provider: name })
+
+    const transport = (e: HttpClientError.HttpClientError): GatewayError =>
+      upstreamError(
+        e._tag === "RequestError" ? `could not reach the upstream (${e.reason})` : `the upstream connection failed`,
+      )
+
+    const build = (
+      method: "GET" | "POST",
+      path: string,
+      ctx: Provider.CallContext,
+      body?: unknown,
+    ): Either.Either<HttpClientRequest.HttpClientRequest, GatewayError> => {
+      const key = ctx.apiKey ?? config.apiKey
+      if (key === undefined) {
+        return Either.left(new Errors.Unauthenticated({ message: `no API key is configured for provider "${name}"` }))
+      }
+      const headers: Record<string, string> = {
+        ...config.headers,
+        ...ctx.forwardHeaders,
+        "anthropic-version": settings.version,
+        "x-api-key": Redacted.value(key),
+      }
+      if (settings.beta !== undefined) headers["anthropic-beta"] = settings.beta
+      const request = (method === "GET" ? HttpClientRequest.get : HttpClientRequest.post)(`${base}${path}`).pipe(
+        HttpClientRequest.setHeaders(headers),
+      )
+      return Either.right(body === undefined ? request : HttpClientRequest.bodyUnsafeJson(request, body))
+    }
+
+    /** Send; an error status becomes the canonical error (Anthropic's message, its status kept). */
+    const send = (
+      request: Either.Either<HttpClientRequest.HttpClientRequest, GatewayError>,
+    ): Effect.Effect<HttpClientResponse.HttpClientResponse, GatewayError> =>
+      Either.isLeft(request)
+        ? Effect.fail(request.left)
+        : client.execute(request.right).pipe(
+            Effect.mapError(transport),
+            Effect.flatMap((response) =>
+              response.status < 400
+                ? Effect.succeed(response)
+                : Effect.flatMap(
+                    Effect.orElseSucceed(response.json, () => undefined as unknown),
+                    (body) =>
+                      Effect.fail(
+                        ErrorCodec.fromUpstream(response.status, body, name, response.headers["retry-after"]),
+                      ),
+                  ),
+            ),
+          )
+
+    const readJson = (response: HttpClientResponse.HttpClientResponse) =>
+      Effect.mapError(response.json, () => upstreamError("the upstream answered with malformed JSON"))
+
+    const checkCandidates = (request: ChatRequest): Either.Either<void, GatewayError> =>
+      (request.candidates ?? 1) > 1
+        ? Either.left(
+            new Errors.InvalidRequest({
+              message: `provider "${name}" answers one candidate only (Anthropic has no n/candidateCount)`,
+              param: "candidates",
+            }),
+          )
+        : Either.right(undefined)
+
+    const body = (request: ChatRequest, stream: boolean) =>
+      Request.encode({ ...request, stream }, { defaultMaxTokens: settings.defaultMaxTokens })
+
+    const chat: Provider.Provider["chat"] = (request, ctx) =>
+      Effect.gen(function* () {
+        yield* checkCandidates(request)
+        const response = yield* send(build("POST", "/v1/messages", ctx, body(request, false)))
+        const json = yield* readJson(response)
+        const message = decodeMessage(json)
+        if (Either.isLeft(message)) return yield* Effect.fail(upstreamError("the upstream answer is not a Message"))
+        return Response.decode(message.right)
+      })
+
+    const chatStream: Provider.Provider["chatStream"] = (request, ctx) =>
+      Stream.unwrap(
+        Effect.gen(function* () {
+          yield* checkCandidates(request)
+          const response = yield* send(build("POST", "/v1/messages", ctx, body(request, true)))
+          const parser = new Parser()
+          const decoder = new Decoder(name)
+          const step = (messages: ReadonlyArray<SseMessage>, last: boolean) => {
+            const out: Array<StreamEvent> = []
+            for (const m of messages) {
+              const r = decoder.push(m)
+              if (Either.isLeft(r)) return Effect.fail(r.left)
+              out.push(...r.right)
+            }
+            if (last) {
+              const r = decoder.end()
+              if (Either.isLeft(r)) return Effect.fail(r.left)
+              out.push(...r.right)
+            }
+            return Effect.succeed(out)
+          }
+          return response.stream.pipe(
+            Stream.mapError(transport),
+            Stream.decodeText(),
+            Stream.mapEffect((text) => step(parser.feed(text), false)),
+            Stream.concat(Stream.fromEffect(Effect.suspend(() => step(parser.flush(), true)))),
+            Stream.flattenIterables,
+          )
+        }),
+      )
+
+    const countTokens: Provider.Provider["countTokens"] = (request, ctx) =>
+      Effect.gen(function* () {
+        const encoded = Request.encodeCountTokens(request)
+        const response = yield* send(build("POST", "/v1/messages/count_tokens", ctx, encoded))
+        const count = decodeCount(yield* readJson(response))
+        if (Either.isLeft(count))
+          return yield* Effect.fail(upstreamError("the upstream count_tokens answer is malformed"))
+        return count.right.input_tokens
+      })
+
+    const listModels: Provider.Provider["listModels"] = (ctx) =>
+      Effect.gen(function* () {
+        const response = yield* send(
+          Either.map(build("GET", "/v1/models", ctx), HttpClientRequest.setUrlParam("limit", "1000")),
+        )
+        const list = decodeModels(yield* readJson(response))
+        if (Either.isLeft(list)) return yield* Effect.fail(upstreamError("the upstream model list is malformed"))
+        return list.right.data.map((m) => Models.fromWire(name, m))
+      })
+
+    return {
+      name,
+      type: "anthropic",
+      chat,
+      chatStream,
+      countTokens,
+      listModels,
+      embed: () =>
+        Effect.fail(new Errors.InvalidRequest({ message: `provider "${name}" (Anthropic) has no embeddings API` })),
+    }
+  })
+
+export const providerType: ProviderType = {
+  type: "anthropic",
+  defaultBaseUrl,
+  requiresKey: true,
+  make,
+}
