@@ -1,1 +1,8 @@
-export {}
+export * as Metrics from "./Metrics.ts"
+export * as Middleware from "./Middleware.ts"
+export * as Options from "./Options.ts"
+export * as Plugin from "./Plugin.ts"
+export * as Redact from "./Redact.ts"
+export * as Spans from "./Spans.ts"
+export * as Traceparent from "./Traceparent.ts"
+export { plugin } from "./Plugin.ts"

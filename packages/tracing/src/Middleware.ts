@@ -1,0 +1,348 @@
+/**
+ * The tracing middleware: per request, one OTel span with the GenAI semantic conventions (kept
+ * open until a stream ends), the request metrics and one JSON access-log line. Upstream
+ * attempts (core's `sluice.attempt` Effect spans) become children of the request span because
+ * `next` runs under an OTel-backed Effect Tracer with the request span as parent, and the
+ * upstream sees our span in `traceparent`.
+ *
+ * Everything heavy (providers, instruments, the Effect tracer) is built once in `make`; per
+ * request there is one small mutable record.
+ */
+import * as OtelTracer from "@effect/opentelemetry/Tracer"
+import {
+  type Attributes,
+  createTraceState,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Tracer as OtelTracerApi,
+} from "@opentelemetry/api"
+import type { GatewayRequest, GatewayResponse, HandlerFn, MiddlewareFn } from "@sluice/core"
+import { Errors, type GatewayError, Parts, type StreamEvent, type Usage } from "@sluice/schema"
+import { Cause, Effect, Exit, Option, Redacted, Stream, type Tracer } from "effect"
+import type { Instruments } from "./Metrics.ts"
+import * as Redact from "./Redact.ts"
+import * as Traceparent from "./Traceparent.ts"
+
+export interface AccessLogOptions {
+  /** Where each line goes (stdout in the app; a collector in tests). */
+  readonly write: (line: string) => void
+  /** Include the prompt text, secrets masked. */
+  readonly prompts: boolean
+}
+
+export interface Options {
+  /** Spans on when given (an SDK tracer from a TracerProvider). */
+  readonly tracer?: OtelTracerApi | undefined
+  readonly metrics?: Instruments | undefined
+  readonly accessLog?: AccessLogOptions | undefined
+}
+
+const operationOf = (r: GatewayRequest): string => {
+  switch (r._tag) {
+    case "Chat":
+      return "chat"
+    case "Embed":
+      return "embeddings"
+    case "CountTokens":
+      return "count_tokens"
+    case "ListModels":
+      return "list_models"
+  }
+}
+
+const modelOf = (r: GatewayRequest): string | undefined =>
+  r._tag === "Chat" || r._tag === "CountTokens" ? r.chat.model : r._tag === "Embed" ? r.embed.model : undefined
+
+/** What one request did; filled in as the answer flows, reported once at the end. */
+interface Observation {
+  readonly request: GatewayRequest
+  readonly operation: string
+  readonly model: string | undefined
+  readonly span: Span | undefined
+  target?: string
+  attempts?: string
+  responseModel?: string
+  responseId?: string
+  finishReason?: string
+  usage?: Usage
+  /** ms since the request arrived. */
+  ttftMs?: number
+  stream: boolean
+  done: boolean
+}
+
+const isContent = (e: StreamEvent) =>
+  e._tag === "text_delta" || e._tag === "reasoning_delta" || e._tag === "tool_call_start"
+
+const promptText = (r: GatewayRequest): string => {
+  if (r._tag === "Embed") return r.embed.inputs.join("\n")
+  if (r._tag !== "Chat" && r._tag !== "CountTokens") return ""
+  const lines: Array<string> = []
+  for (const m of r.chat.messages) {
+    let text = ""
+    for (const p of m.parts) {
+      if (p.type === "text") text += p.text
+      else if (p.type === "tool_call") text += `${p.name}(${p.arguments})`
+      else if (p.type === "tool_result") text += Parts.textOf(p.content)
+    }
+    lines.push(`${m.role}: ${text}`)
+  }
+  return lines.join("\n")
+}
+
+const startAttributes = (request: GatewayRequest, operation: string, model: string | undefined): Attributes => {
+  const ctx = request.ctx
+  const a: Attributes = {
+    "gen_ai.operation.name": operation,
+    "sluice.request.id": ctx.id,
+    "sluice.ingress": ctx.ingress,
+  }
+  if (model !== undefined) a["gen_ai.request.model"] = model
+  if (ctx.principal !== undefined) a["sluice.key.name"] = ctx.principal.name
+  if (request._tag === "Chat") {
+    const c = request.chat
+    a["gen_ai.request.stream"] = c.stream
+    if (c.maxTokens !== undefined) a["gen_ai.request.max_tokens"] = c.maxTokens
+    if (c.temperature !== undefined) a["gen_ai.request.temperature"] = c.temperature
+    if (c.topP !== undefined) a["gen_ai.request.top_p"] = c.topP
+    if (c.topK !== undefined) a["gen_ai.request.top_k"] = c.topK
+    if (c.seed !== undefined) a["gen_ai.request.seed"] = c.seed
+    if (c.stop !== undefined) a["gen_ai.request.stop_sequences"] = [...c.stop]
+  }
+  return a
+}
+
+const errorOf = (cause: Cause.Cause<GatewayError>): { status: number; type: string; message: string } => {
+  if (Cause.isInterruptedOnly(cause)) return { status: 499, type: "Cancelled", message: "client went away" }
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure)) {
+    const e = failure.value
+    return { status: Errors.httpStatus(e), type: e._tag, message: e.message }
+  }
+  return { status: 500, type: "Internal", message: "internal gateway error" }
+}
+
+/** Run a stream's pulls under the tracer with `parent` as the current span. */
+const underSpan = <A, E>(stream: Stream.Stream<A, E>, tracer: Tracer.Tracer, parent: Tracer.AnySpan) =>
+  Stream.fromPull(
+    Effect.map(Stream.toPull(stream), (pull) => pull.pipe(Effect.withParentSpan(parent), Effect.withTracer(tracer))),
+  )
+
+export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
+  Effect.gen(function* () {
+    const otel = options.tracer
+    const effectTracer =
+      otel === undefined ? undefined : yield* OtelTracer.make.pipe(Effect.provideService(OtelTracer.OtelTracer, otel))
+    const { metrics, accessLog } = options
+
+    const begin = (request: GatewayRequest): Observation => {
+      const operation = operationOf(request)
+      const model = modelOf(request)
+      let span: Span | undefined
+      if (otel !== undefined) {
+        const headers = request.ctx.headers
+        const parent = Traceparent.parse(headers.traceparent)
+        const parentContext =
+          parent === undefined
+            ? ROOT_CONTEXT
+            : trace.setSpanContext(ROOT_CONTEXT, {
+                ...parent,
+                isRemote: true,
+                ...(headers.tracestate !== undefined ? { traceState: createTraceState(headers.tracestate) } : {}),
+              })
+        span = otel.startSpan(
+          model === undefined ? operation : `${operation} ${model}`,
+          {
+            kind: SpanKind.SERVER,
+            startTime: request.ctx.startedAt,
+            attributes: startAttributes(request, operation, model),
+          },
+          parentContext,
+        )
+      }
+      return { request, operation, model, span, stream: false, done: false }
+    }
+
+    const observeEvent = (o: Observation, e: StreamEvent) => {
+      if (o.ttftMs === undefined && isContent(e)) o.ttftMs = Date.now() - o.request.ctx.startedAt
+      switch (e._tag) {
+        case "start":
+          o.responseId = e.id
+          o.responseModel = e.model
+          break
+        case "usage":
+          o.usage = e.usage
+          break
+        case "finish":
+          o.usage = e.usage
+          o.finishReason = e.finishReason
+          break
+      }
+    }
+
+    const observeResponse = (o: Observation, r: GatewayResponse) => {
+      const target = r.headers["x-sluice-target"]
+      if (target !== undefined) o.target = target
+      const attempts = r.headers["x-sluice-attempts"]
+      if (attempts !== undefined) o.attempts = attempts
+      switch (r._tag) {
+        case "Chat":
+          o.responseId = r.chat.id
+          o.responseModel = r.chat.model
+          o.finishReason = r.chat.finishReason
+          o.usage = r.chat.usage
+          break
+        case "Embed":
+          o.responseModel = r.embed.model
+          o.usage = { inputTokens: r.embed.usage.inputTokens, outputTokens: 0 }
+          break
+        case "CountTokens":
+          break
+        case "ListModels":
+          break
+        case "ChatStream":
+          o.stream = true
+          break
+      }
+    }
+
+    /** Report once: end the span, record metrics, write the log line. */
+    const finish = (o: Observation, error: { status: number; type: string; message: string } | undefined) => {
+      if (o.done) return
+      o.done = true
+      const latencyMs = Date.now() - o.request.ctx.startedAt
+      const principal = o.request.ctx.principal
+      const provider = o.target === undefined ? undefined : o.target.slice(0, o.target.indexOf("/"))
+      const usage = o.usage
+      const span = o.span
+      if (span !== undefined) {
+        if (provider !== undefined) span.setAttribute("gen_ai.provider.name", provider)
+        if (o.target !== undefined) span.setAttribute("sluice.target", o.target)
+        if (o.attempts !== undefined) span.setAttribute("sluice.attempts", Number(o.attempts))
+        if (o.responseModel !== undefined) span.setAttribute("gen_ai.response.model", o.responseModel)
+        if (o.responseId !== undefined) span.setAttribute("gen_ai.response.id", o.responseId)
+        if (o.finishReason !== undefined) span.setAttribute("gen_ai.response.finish_reasons", [o.finishReason])
+        if (usage !== undefined) {
+          span.setAttribute("gen_ai.usage.input_tokens", usage.inputTokens)
+          span.setAttribute("gen_ai.usage.output_tokens", usage.outputTokens)
+          if (usage.reasoningTokens !== undefined)
+            span.setAttribute("gen_ai.usage.reasoning.output_tokens", usage.reasoningTokens)
+          if (usage.cachedInputTokens !== undefined)
+            span.setAttribute("gen_ai.usage.cache_read.input_tokens", usage.cachedInputTokens)
+          if (usage.cacheCreationInputTokens !== undefined)
+            span.setAttribute("gen_ai.usage.cache_creation.input_tokens", usage.cacheCreationInputTokens)
+        }
+        if (o.ttftMs !== undefined) span.setAttribute("gen_ai.response.time_to_first_chunk", o.ttftMs / 1000)
+        span.setAttribute("http.response.status_code", error === undefined || error.status === 499 ? 200 : error.status)
+        if (error !== undefined) {
+          span.setAttribute("error.type", error.type)
+          span.setStatus({ code: SpanStatusCode.ERROR, message: error.message })
+        }
+        span.end()
+      }
+      if (metrics !== undefined) {
+        const attrs: Attributes = { "gen_ai.operation.name": o.operation }
+        if (provider !== undefined) attrs["gen_ai.provider.name"] = provider
+        if (o.model !== undefined) attrs["gen_ai.request.model"] = o.model
+        if (principal !== undefined) attrs["sluice.key.name"] = principal.name
+        metrics.requests.add(1, attrs)
+        metrics.duration.record(latencyMs / 1000, attrs)
+        if (error !== undefined) metrics.errors.add(1, { ...attrs, "error.type": error.type })
+        if (o.ttftMs !== undefined) metrics.ttft.record(o.ttftMs / 1000, attrs)
+        if (usage !== undefined) {
+          metrics.tokens.add(usage.inputTokens, { ...attrs, "gen_ai.token.type": "input" })
+          metrics.tokens.add(usage.outputTokens, { ...attrs, "gen_ai.token.type": "output" })
+          if (usage.reasoningTokens !== undefined)
+            metrics.tokens.add(usage.reasoningTokens, { ...attrs, "gen_ai.token.type": "reasoning" })
+        }
+      }
+      if (accessLog !== undefined) {
+        const ctx = o.request.ctx
+        const line: Record<string, unknown> = {
+          time: new Date().toISOString(),
+          type: "access",
+          id: ctx.id,
+          key: principal?.name ?? null,
+          ingress: ctx.ingress,
+          operation: o.operation,
+          model: o.model ?? null,
+          target: o.target ?? null,
+          stream: o.stream,
+          status: error === undefined ? 200 : error.status,
+          latency_ms: latencyMs,
+        }
+        if (o.ttftMs !== undefined) line.ttft_ms = o.ttftMs
+        if (o.attempts !== undefined) line.attempts = Number(o.attempts)
+        if (o.finishReason !== undefined) line.finish_reason = o.finishReason
+        if (usage !== undefined) {
+          line.tokens = {
+            input: usage.inputTokens,
+            output: usage.outputTokens,
+            ...(usage.reasoningTokens !== undefined ? { reasoning: usage.reasoningTokens } : {}),
+          }
+        }
+        if (error !== undefined) line.error = { type: error.type, message: error.message }
+        if (span !== undefined) line.trace_id = span.spanContext().traceId
+        if (accessLog.prompts) {
+          const credential = ctx.credential === undefined ? undefined : Redacted.value(ctx.credential)
+          line.prompt = Redact.secrets(promptText(o.request), credential)
+        }
+        accessLog.write(JSON.stringify(line))
+      }
+    }
+
+    const observeStream = (
+      o: Observation,
+      events: Stream.Stream<StreamEvent, GatewayError>,
+    ): Stream.Stream<StreamEvent, GatewayError> => {
+      const observed = events.pipe(
+        Stream.mapChunks((chunk) => {
+          for (const e of chunk) observeEvent(o, e)
+          return chunk
+        }),
+        Stream.ensuringWith((exit) =>
+          Effect.sync(() =>
+            finish(o, Exit.isFailure(exit) ? errorOf(exit.cause as Cause.Cause<GatewayError>) : undefined),
+          ),
+        ),
+      )
+      return effectTracer !== undefined && o.span !== undefined
+        ? underSpan(observed, effectTracer, OtelTracer.makeExternalSpan(o.span.spanContext()))
+        : observed
+    }
+
+    return (next: HandlerFn): HandlerFn =>
+      (request) => {
+        const o = begin(request)
+        let call: Effect.Effect<GatewayResponse, GatewayError>
+        if (o.span !== undefined && effectTracer !== undefined) {
+          const sc = o.span.spanContext()
+          // The upstream (and every attempt) continues our trace, not the client's span.
+          const forwarded: GatewayRequest = {
+            ...request,
+            ctx: { ...request.ctx, headers: { ...request.ctx.headers, traceparent: Traceparent.format(sc) } },
+          }
+          call = next(forwarded).pipe(
+            Effect.withParentSpan(OtelTracer.makeExternalSpan(sc)),
+            Effect.withTracer(effectTracer),
+          )
+        } else call = next(request)
+        return call.pipe(
+          Effect.map((response) => {
+            observeResponse(o, response)
+            return response._tag === "ChatStream"
+              ? { ...response, events: observeStream(o, response.events) }
+              : response
+          }),
+          Effect.onExit((exit) =>
+            Effect.sync(() => {
+              if (Exit.isFailure(exit)) finish(o, errorOf(exit.cause))
+              else if (!o.stream) finish(o, undefined)
+            }),
+          ),
+        )
+      }
+  })

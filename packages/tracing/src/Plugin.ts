@@ -1,0 +1,47 @@
+/**
+ * The `tracing` plugin for the YAML-driven gateway: reads `tracing:` (spans), `metrics:`
+ * (Prometheus at /metrics, optional OTLP push) and `logging:` (the access log). It is installed
+ * when any of the three sections is present; each section switches on only its own output.
+ */
+import { resourceFromAttributes } from "@opentelemetry/resources"
+import { Config, type Middleware } from "@sluice/core"
+import { Effect, Either, type Schema } from "effect"
+import * as Metrics from "./Metrics.ts"
+import * as TracingMiddleware from "./Middleware.ts"
+import { LoggingSection, MetricsSection, TracingSection } from "./Options.ts"
+import * as Spans from "./Spans.ts"
+
+const decode = <A, I>(schema: Schema.Schema<A, I>, value: unknown, path: string) =>
+  value === undefined ? Either.right(undefined) : Config.decodeSection(schema, value, path)
+
+const issuesOf = (r: Either.Either<unknown, Config.ConfigError>) => (Either.isLeft(r) ? r.left.issues : [])
+
+const stdout = (line: string) => {
+  process.stdout.write(`${line}\n`)
+}
+
+export const plugin: Middleware.Plugin = {
+  name: "tracing",
+  fromConfig: (config) =>
+    Effect.gen(function* () {
+      if (config.tracing === undefined && config.metrics === undefined && config.logging === undefined) return undefined
+      // Decode all three before failing so one start reports every bad key.
+      const t = decode(TracingSection, config.tracing, "tracing")
+      const m = decode(MetricsSection, config.metrics, "metrics")
+      const l = decode(LoggingSection, config.logging, "logging")
+      const issues = [...issuesOf(t), ...issuesOf(m), ...issuesOf(l)]
+      if (issues.length > 0) return yield* Effect.fail(new Config.ConfigError({ issues }))
+      const tracing = Either.getOrUndefined(t)
+      const metrics = Either.getOrUndefined(m)
+      const logging = Either.getOrUndefined(l)
+      const resource = resourceFromAttributes({ "service.name": tracing?.serviceName ?? "sluice" })
+      const tracer = tracing === undefined ? undefined : yield* Spans.make(tracing, resource)
+      const meters = metrics?.enabled === true ? yield* Metrics.make(metrics, resource) : undefined
+      const middleware = yield* TracingMiddleware.make({
+        tracer,
+        metrics: meters?.instruments,
+        accessLog: logging?.access === true ? { write: stdout, prompts: logging.prompts } : undefined,
+      })
+      return { middleware, routes: meters === undefined ? [] : [meters.route] }
+    }),
+}
