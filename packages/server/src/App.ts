@@ -86,82 +86,85 @@ export const make = (options: AppOptions): HttpApp.Default => {
       table.push({ method: route.method, pattern: IngressM.compile(route.path), ingress, route })
   }
 
-  return Effect.gen(function* () {
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const url = request.url
-    const q = url.indexOf("?")
-    const path = q === -1 ? url : url.slice(0, q)
-    const method = request.method
-    let matched: Compiled | undefined
-    let params: Record<string, string> | undefined
-    let methodMismatch = false
-    let query: URLSearchParams | undefined
-    const headers = request.headers as Readonly<Record<string, string>>
-    for (const entry of table) {
-      const p = entry.pattern.match(path)
-      if (p === undefined) continue
-      if (entry.method !== method) {
-        methodMismatch = true
-        continue
+  // The platform runs apps uninterruptibly; a client that disconnects must interrupt ours.
+  return Effect.interruptible(
+    Effect.gen(function* () {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const url = request.url
+      const q = url.indexOf("?")
+      const path = q === -1 ? url : url.slice(0, q)
+      const method = request.method
+      let matched: Compiled | undefined
+      let params: Record<string, string> | undefined
+      let methodMismatch = false
+      let query: URLSearchParams | undefined
+      const headers = request.headers as Readonly<Record<string, string>>
+      for (const entry of table) {
+        const p = entry.pattern.match(path)
+        if (p === undefined) continue
+        if (entry.method !== method) {
+          methodMismatch = true
+          continue
+        }
+        if (entry.route?.when !== undefined) {
+          query ??= new URLSearchParams(q === -1 ? "" : url.slice(q + 1))
+          if (!entry.route.when(headers, query)) continue
+        }
+        matched = entry
+        params = p
+        break
       }
-      if (entry.route?.when !== undefined) {
-        query ??= new URLSearchParams(q === -1 ? "" : url.slice(q + 1))
-        if (!entry.route.when(headers, query)) continue
-      }
-      matched = entry
-      params = p
-      break
-    }
-    if (matched === undefined || params === undefined) {
-      return methodMismatch
-        ? HttpServerResponse.unsafeJson(
-            {
-              error: {
-                code: 405,
-                message: `method ${method} not allowed on ${path}`,
-                status: "INVALID_ARGUMENT",
-                type: "invalid_request_error",
+      if (matched === undefined || params === undefined) {
+        return methodMismatch
+          ? HttpServerResponse.unsafeJson(
+              {
+                error: {
+                  code: 405,
+                  message: `method ${method} not allowed on ${path}`,
+                  status: "INVALID_ARGUMENT",
+                  type: "invalid_request_error",
+                },
               },
-            },
-            { status: 405 },
-          )
-        : notFound(method, path)
-    }
-    if (matched.plain !== undefined) return yield* matched.plain.handle(request, params)
-    const ingress = matched.ingress!
-    const route = matched.route!
-    query ??= new URLSearchParams(q === -1 ? "" : url.slice(q + 1))
-    const id = requestIdOf(headers)
-    const credential = ingress.credential(headers, query)
-    const reply = yield* route
-      .handle(
-        {
-          method,
-          path,
-          params,
-          query,
-          headers,
-          json: readJson(request, options.bodyLimit),
-          ctx: {
-            id,
-            ingress: ingress.name,
-            startedAt: Date.now(),
+              { status: 405 },
+            )
+          : notFound(method, path)
+      }
+      if (matched.plain !== undefined) return yield* matched.plain.handle(request, params)
+      const ingress = matched.ingress!
+      const route = matched.route!
+      query ??= new URLSearchParams(q === -1 ? "" : url.slice(q + 1))
+      const id = requestIdOf(headers)
+      const credential = ingress.credential(headers, query)
+      const reply = yield* route
+        .handle(
+          {
+            method,
+            path,
+            params,
+            query,
             headers,
-            credential: credential === undefined ? undefined : Redacted.make(credential),
+            json: readJson(request, options.bodyLimit),
+            ctx: {
+              id,
+              ingress: ingress.name,
+              startedAt: Date.now(),
+              headers,
+              credential: credential === undefined ? undefined : Redacted.make(credential),
+            },
           },
-        },
-        options.handler(),
-      )
-      .pipe(
-        Effect.catchAllCause((cause) =>
-          Cause.isInterruptedOnly(cause)
-            ? Effect.failCause(cause)
-            : Effect.as(
-                Effect.logError("request failed with a defect", cause),
-                ingress.error(new Errors.Internal({ message: "internal gateway error" })),
-              ),
-        ),
-      )
-    return toResponse(reply, { "x-request-id": id })
-  })
+          options.handler(),
+        )
+        .pipe(
+          Effect.catchAllCause((cause) =>
+            Cause.isInterruptedOnly(cause)
+              ? Effect.failCause(cause)
+              : Effect.as(
+                  Effect.logError("request failed with a defect", cause),
+                  ingress.error(new Errors.Internal({ message: "internal gateway error" })),
+                ),
+          ),
+        )
+      return toResponse(reply, { "x-request-id": id })
+    }),
+  )
 }

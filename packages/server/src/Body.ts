@@ -37,11 +37,14 @@ export const readJson = (
       Stream.mapError(() => new Errors.InvalidRequest({ message: "the request body could not be read" })),
       Stream.runForEach((chunk) => {
         size += chunk.byteLength
-        if (size > limit) return Effect.fail(tooLarge(limit))
-        chunks.push(chunk)
+        // Past the limit, keep draining (discarding) so the client can read our 413 on a live
+        // connection; only an absurd body is cut off mid-upload.
+        if (size > limit * 8) return Effect.fail(tooLarge(limit))
+        if (size <= limit) chunks.push(chunk)
         return Effect.void
       }),
       Effect.flatMap(() => {
+        if (size > limit) return Effect.fail(tooLarge(limit))
         if (size === 0)
           return Effect.fail(new Errors.InvalidRequest({ message: "the request body is empty; expected JSON" }))
         const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
