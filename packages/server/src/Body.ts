@@ -43,7 +43,7 @@ export const readJson = (
         if (size <= limit) chunks.push(chunk)
         return Effect.void
       }),
-      Effect.flatMap(() => {
+      Effect.flatMap((): Effect.Effect<unknown, GatewayError> => {
         if (size > limit) return Effect.fail(tooLarge(limit))
         if (size === 0)
           return Effect.fail(new Errors.InvalidRequest({ message: "the request body is empty; expected JSON" }))
