@@ -6,6 +6,7 @@ import type { Config, Ingress, Middleware, ProviderType } from "@sluice/core"
 import { MockProvider } from "@sluice/core"
 import * as SluiceAnthropic from "@sluice/anthropic"
 import * as SluiceAuth from "@sluice/auth"
+import * as SluiceRatelimit from "@sluice/ratelimit"
 import * as SluiceGemini from "@sluice/gemini"
 import * as SluiceOpenAI from "@sluice/openai"
 import * as SluiceTracing from "@sluice/tracing"
@@ -25,7 +26,11 @@ export const ingresses = (_config: Config.GatewayConfig): ReadonlyArray<Ingress.
 ]
 
 /** Middleware by name, for the `middleware:` list. */
-export const plugins: ReadonlyArray<Middleware.Plugin> = [SluiceTracing.plugin, SluiceAuth.plugin]
+export const plugins: ReadonlyArray<Middleware.Plugin> = [
+  SluiceTracing.plugin,
+  SluiceAuth.plugin,
+  SluiceRatelimit.plugin,
+]
 
 /** The order used when the config has no `middleware:` list (outermost first). */
 export const defaultOrder: ReadonlyArray<string> = ["tracing", "auth", "ratelimit", "guardrails"]

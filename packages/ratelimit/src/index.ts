@@ -1,1 +1,11 @@
-export {}
+export * as Headers from "./Headers.ts"
+export * as Limiter from "./Limiter.ts"
+export * as MemoryLimiter from "./MemoryLimiter.ts"
+export * as Plugin from "./Plugin.ts"
+export * as Policy from "./Policy.ts"
+export * as RateLimit from "./RateLimit.ts"
+export * as Redis from "./Redis.ts"
+export * as RedisLimiter from "./RedisLimiter.ts"
+export * as Tokens from "./Tokens.ts"
+export * as Usage from "./Usage.ts"
+export { plugin } from "./Plugin.ts"
