@@ -1,0 +1,144 @@
+/**
+ * The OpenAI ingress: what openai-node (and every client that copies it) calls —
+ * `POST /v1/chat/completions`, `POST /v1/responses`, `POST /v1/embeddings`, `GET /v1/models`,
+ * `GET /v1/models/{id}` — with the key from `Authorization: Bearer`.
+ */
+import { Effect, Stream } from "effect"
+import { Errors, type GatewayError } from "@sluice/schema"
+import type { HandlerFn, Ingress as IngressT } from "@sluice/core"
+import * as Collect from "./Collect.ts"
+import * as EmbeddingsCodec from "./EmbeddingsCodec.ts"
+import * as ErrorCodec from "./ErrorCodec.ts"
+import * as ModelsCodec from "./ModelsCodec.ts"
+import * as RequestCodec from "./RequestCodec.ts"
+import * as ResponseCodec from "./ResponseCodec.ts"
+import * as Responses from "./Responses.ts"
+import * as StreamCodec from "./StreamCodec.ts"
+
+type Reply = IngressT.Reply
+
+export const error = (e: GatewayError): Reply => {
+  const { status, body, headers } = ErrorCodec.encode(e)
+  return { _tag: "Json", status, body, headers }
+}
+
+const unexpected = (tag: string) =>
+  Effect.fail(new Errors.Internal({ message: `the gateway answered ${tag} where a chat answer was expected` }))
+
+/** Run a route body; any GatewayError becomes an OpenAI error answer. */
+const answer = (effect: Effect.Effect<Reply, GatewayError>): Effect.Effect<Reply> =>
+  Effect.catchAll(effect, (e) => Effect.succeed(error(e)))
+
+const chatCompletions: IngressT.Route = {
+  method: "POST",
+  path: "/v1/chat/completions",
+  handle: (request, handler) =>
+    answer(
+      Effect.gen(function* () {
+        const body = yield* request.json
+        const { chat, includeUsage } = yield* RequestCodec.decode(body)
+        const response = yield* handler({ _tag: "Chat", ctx: request.ctx, chat })
+        if (chat.stream) {
+          const events =
+            response._tag === "ChatStream"
+              ? response.events
+              : response._tag === "Chat"
+                ? Stream.fromIterable(Collect.eventsOf(response.chat))
+                : yield* unexpected(response._tag)
+          return {
+            _tag: "Stream",
+            status: 200,
+            contentType: "text/event-stream; charset=utf-8",
+            headers: response.headers,
+            body: StreamCodec.encode(events, { includeUsage }),
+          } satisfies Reply
+        }
+        const complete =
+          response._tag === "Chat"
+            ? response.chat
+            : response._tag === "ChatStream"
+              ? yield* Collect.collect(response.events)
+              : yield* unexpected(response._tag)
+        return {
+          _tag: "Json",
+          status: 200,
+          body: ResponseCodec.encode(complete),
+          headers: response.headers,
+        } satisfies Reply
+      }),
+    ),
+}
+
+const embeddings: IngressT.Route = {
+  method: "POST",
+  path: "/v1/embeddings",
+  handle: (request, handler) =>
+    answer(
+      Effect.gen(function* () {
+        const body = yield* request.json
+        const { embed, encoding } = yield* EmbeddingsCodec.decode(body)
+        const response = yield* handler({ _tag: "Embed", ctx: request.ctx, embed })
+        if (response._tag !== "Embed") return yield* unexpected(response._tag)
+        return {
+          _tag: "Json",
+          status: 200,
+          body: EmbeddingsCodec.encode(response.embed, encoding),
+          headers: response.headers,
+        } satisfies Reply
+      }),
+    ),
+}
+
+const listModels = (request: IngressT.IngressRequest, handler: HandlerFn) =>
+  Effect.flatMap(handler({ _tag: "ListModels", ctx: request.ctx }), (response) =>
+    response._tag === "ListModels" ? Effect.succeed(response) : unexpected(response._tag),
+  )
+
+const models: IngressT.Route = {
+  method: "GET",
+  path: "/v1/models",
+  handle: (request, handler) =>
+    answer(
+      Effect.map(listModels(request, handler), (r) => ({
+        _tag: "Json",
+        status: 200,
+        body: ModelsCodec.encode(r.models),
+        headers: r.headers,
+      })),
+    ),
+}
+
+const model: IngressT.Route = {
+  method: "GET",
+  path: "/v1/models/{id+}",
+  handle: (request, handler) =>
+    answer(
+      Effect.flatMap(listModels(request, handler), (r) => {
+        const id = request.params.id ?? ""
+        const found = r.models.find((m) => m.id === id)
+        return found === undefined
+          ? Effect.fail(
+              new Errors.NotFound({ message: `The model '${id}' does not exist or is not routed by this gateway` }),
+            )
+          : Effect.succeed<Reply>({
+              _tag: "Json",
+              status: 200,
+              body: ModelsCodec.encodeModel(found),
+              headers: r.headers,
+            })
+      }),
+    ),
+}
+
+const bearer = /^Bearer\s+(.+)$/i
+
+export const ingress: IngressT.Ingress = {
+  name: "openai",
+  credential: (headers) => {
+    const m = bearer.exec(headers.authorization ?? "")
+    const key = m?.[1]?.trim()
+    return key === undefined || key === "" ? undefined : key
+  },
+  error,
+  routes: [chatCompletions, Responses.route(answer), embeddings, models, model],
+}

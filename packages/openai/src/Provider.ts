@@ -1,0 +1,178 @@
+/**
+ * A provider for any server that speaks OpenAI chat completions: canonical request → wire body,
+ * HttpClient call (key only in the Authorization header), wire answer or SSE chunks →
+ * canonical. Presets (Presets.ts) differ only in base URL, key requirement and Dialect.
+ */
+import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
+import { Effect, Either, Redacted, Stream } from "effect"
+import { Errors, type GatewayError } from "@sluice/schema"
+import { type CallContext, Config, type ProviderService, type ProviderType } from "@sluice/core"
+import * as Collect from "./Collect.ts"
+import { decode as decodeWith } from "./Decode.ts"
+import * as Dialect from "./Dialect.ts"
+import * as EmbeddingsCodec from "./EmbeddingsCodec.ts"
+import * as ErrorCodec from "./ErrorCodec.ts"
+import * as ModelsCodec from "./ModelsCodec.ts"
+import * as RequestCodec from "./RequestCodec.ts"
+import * as ResponseCodec from "./ResponseCodec.ts"
+import * as Sse from "./Sse.ts"
+import * as StreamCodec from "./StreamCodec.ts"
+import * as Wire from "./Wire.ts"
+
+export interface Preset {
+  readonly type: string
+  readonly defaultBaseUrl?: string | undefined
+  readonly requiresKey: boolean
+  readonly dialect: Dialect.Dialect
+}
+
+/** ~4 characters a token: OpenAI has no token-count endpoint for chat completions. */
+const estimateTokens = (body: RequestCodec.WireRequest): number => {
+  let chars = 0
+  for (const m of body.messages) chars += JSON.stringify(m.content ?? "").length
+  if (body.tools !== undefined) chars += JSON.stringify(body.tools).length
+  return Math.ceil(chars / 4)
+}
+
+const decodeCompletion = decodeWith(Wire.ChatCompletion)
+const decodeEmbeddings = decodeWith(Wire.EmbeddingResponse)
+const decodeModels = decodeWith(Wire.ModelList)
+
+export const make =
+  (preset: Preset): ProviderType["make"] =>
+  (name, config) =>
+    Effect.gen(function* () {
+      const client = yield* HttpClient.HttpClient
+      if (config.baseUrl === undefined) {
+        return yield* new Config.ConfigError({
+          issues: [{ path: `providers.${name}.baseUrl`, message: `required for type "${preset.type}"` }],
+        })
+      }
+      const overrides = yield* Config.decodeSection(
+        Dialect.Overrides,
+        config.options ?? {},
+        `providers.${name}.options`,
+      )
+      const dialect: Dialect.Dialect = { ...preset.dialect, ...overrides }
+      const base = config.baseUrl.replace(/\/+$/, "")
+
+      const keyOf = (ctx: CallContext) => ctx.apiKey ?? config.apiKey
+      /** Secret values to scrub from anything the upstream says back. */
+      const secrets = (ctx: CallContext): Array<string> => {
+        const key = keyOf(ctx)
+        return key === undefined ? [] : [Redacted.value(key)]
+      }
+
+      const request = (method: "GET" | "POST", path: string, ctx: CallContext, body?: unknown, stream = false) => {
+        const key = keyOf(ctx)
+        const headers: Record<string, string> = {
+          ...config.headers,
+          ...ctx.forwardHeaders,
+          accept: stream ? "text/event-stream" : "application/json",
+        }
+        if (key !== undefined) headers.authorization = `Bearer ${Redacted.value(key)}`
+        const req = (method === "GET" ? HttpClientRequest.get : HttpClientRequest.post)(`${base}${path}`).pipe(
+          HttpClientRequest.setHeaders(headers),
+        )
+        return body === undefined ? req : HttpClientRequest.bodyUnsafeJson(req, body)
+      }
+
+      const unreachable = (what: string) =>
+        new Errors.UpstreamError({ message: `provider "${name}" ${what}`, status: 502, provider: name })
+
+      /** Send, and turn a non-2xx answer into an UpstreamError carrying its status and retry-after. */
+      const send = (
+        req: HttpClientRequest.HttpClientRequest,
+        ctx: CallContext,
+      ): Effect.Effect<HttpClientResponse.HttpClientResponse, GatewayError> =>
+        client.execute(req).pipe(
+          Effect.mapError(() => unreachable("could not be reached")),
+          Effect.flatMap((res) =>
+            res.status >= 200 && res.status < 300
+              ? Effect.succeed(res)
+              : Effect.flatMap(
+                  Effect.orElseSucceed(res.text, () => ""),
+                  (text) => Effect.fail(ErrorCodec.fromUpstream(res.status, res.headers, text, name, secrets(ctx))),
+                ),
+          ),
+        )
+
+      const readJson = <A>(
+        res: HttpClientResponse.HttpClientResponse,
+        decode: (u: unknown) => Either.Either<A, { path: string; message: string }>,
+      ): Effect.Effect<A, GatewayError> =>
+        Effect.flatMap(
+          Effect.mapError(res.json, () => unreachable("answered with a body that is not JSON")),
+          (json) => {
+            const r = decode(json)
+            return Either.isRight(r)
+              ? Effect.succeed(r.right)
+              : Effect.fail(
+                  unreachable(`answered in a shape this gateway cannot read (${r.left.path}: ${r.left.message})`),
+                )
+          },
+        )
+
+      const complete = (res: HttpClientResponse.HttpClientResponse) =>
+        Effect.flatMap(readJson(res, decodeCompletion), (w) => ResponseCodec.decode(w, name))
+
+      const provider: ProviderService = {
+        name,
+        type: preset.type,
+        chat: (chat, ctx) =>
+          Effect.flatMap(
+            send(
+              request("POST", "/chat/completions", ctx, RequestCodec.encode({ ...chat, stream: false }, dialect)),
+              ctx,
+            ),
+            complete,
+          ),
+        chatStream: (chat, ctx) =>
+          Stream.unwrap(
+            Effect.map(
+              send(
+                request(
+                  "POST",
+                  "/chat/completions",
+                  ctx,
+                  RequestCodec.encode({ ...chat, stream: true }, dialect),
+                  true,
+                ),
+                ctx,
+              ),
+              (res) => {
+                // A server that ignores `stream: true` answers whole: stream that answer.
+                if (!(res.headers["content-type"] ?? "").includes("text/event-stream")) {
+                  return Stream.unwrap(Effect.map(complete(res), (r) => Stream.fromIterable(Collect.eventsOf(r))))
+                }
+                const chunks = Sse.events(
+                  Stream.mapError(res.stream, () => unreachable("closed the connection mid-stream")),
+                ).pipe(
+                  Stream.takeWhile((e) => e.data !== "[DONE]"),
+                  Stream.mapEffect((e) => StreamCodec.parseData(e.data, name, secrets(ctx))),
+                )
+                return StreamCodec.decode(chunks, name)
+              },
+            ),
+          ),
+        embed: (embed, ctx) =>
+          send(request("POST", "/embeddings", ctx, EmbeddingsCodec.encodeRequest(embed)), ctx).pipe(
+            Effect.flatMap((res) => readJson(res, decodeEmbeddings)),
+            Effect.flatMap((w) => EmbeddingsCodec.decodeResponse(w, embed.inputs.length, name)),
+          ),
+        countTokens: (chat) => Effect.succeed(estimateTokens(RequestCodec.encode(chat, dialect))),
+        listModels: (ctx) =>
+          send(request("GET", "/models", ctx), ctx).pipe(
+            Effect.flatMap((res) => readJson(res, decodeModels)),
+            Effect.map((w) => ModelsCodec.decode(w, name)),
+          ),
+      }
+      return provider
+    })
+
+export const providerType = (preset: Preset): ProviderType => ({
+  type: preset.type,
+  defaultBaseUrl: preset.defaultBaseUrl,
+  requiresKey: preset.requiresKey,
+  make: make(preset),
+})

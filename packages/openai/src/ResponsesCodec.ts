@@ -1,0 +1,320 @@
+/**
+ * The Responses API ⇄ canonical: request items (messages, function_call, function_call_output,
+ * reasoning) → a ChatRequest, and a canonical answer → a `response` object whose output items
+ * are reasoning, message and function_call items.
+ */
+import { Either } from "effect"
+import type { Chat, ChatRequest, ChatResponse, Errors, FinishReason, Message, Part, Usage } from "@sluice/schema"
+import { badField, compact, decode as decodeWith, invalid, isRecord, unknownFields } from "./Decode.ts"
+import * as Media from "./Media.ts"
+import * as W from "./ResponsesWire.ts"
+
+// ---- request --------------------------------------------------------------------------------
+
+type Result<A> = Either.Either<A, Errors.InvalidRequest>
+
+const mediaPart = (url: string, param: string): Result<Part> => {
+  if (Media.isHttpUrl(url)) return Either.right({ type: "image", source: { kind: "url", url } })
+  const d = Media.parseDataUrl(url)
+  return d === undefined
+    ? Either.left(badField(param, "expected an http(s) URL or a base64 data: URL"))
+    : Either.right({ type: "image", source: { kind: "base64", mediaType: d.mediaType, data: d.data } })
+}
+
+const contentPart = (c: W.MessageContent, param: string): Result<Part> => {
+  switch (c.type) {
+    case "input_text":
+    case "output_text":
+      return Either.right({ type: "text", text: c.text })
+    case "refusal":
+      return Either.right({ type: "text", text: c.refusal })
+    case "input_image":
+      if (c.image_url == null)
+        return Either.left(badField(`${param}.file_id`, "file references are not supported; send image_url"))
+      return mediaPart(c.image_url, `${param}.image_url`)
+    case "input_file":
+      if (c.file_data !== undefined) return mediaPart(c.file_data, `${param}.file_data`)
+      if (c.file_url !== undefined) return mediaPart(c.file_url, `${param}.file_url`)
+      return Either.left(badField(`${param}.file_id`, "file references are not supported; send file_data"))
+  }
+}
+
+const contentParts = (content: string | ReadonlyArray<W.MessageContent>, param: string): Result<Array<Part>> => {
+  if (typeof content === "string") return Either.right([{ type: "text", text: content }])
+  const out: Array<Part> = []
+  for (const [j, c] of content.entries()) {
+    const p = contentPart(c, `${param}.content[${j}]`)
+    if (Either.isLeft(p)) return Either.left(p.left)
+    out.push(p.right)
+  }
+  return Either.right(out)
+}
+
+const toMessages = (input: ReadonlyArray<W.InputItem>): Result<Array<Message>> => {
+  const out: Array<Message> = []
+  const names = new Map<string, string>()
+  /** Append to the current turn of `role`, or open one: a function_call after a message is one turn. */
+  const append = (role: Message["role"], parts: ReadonlyArray<Part>) => {
+    const last = out[out.length - 1]
+    if (last?.role === role && role !== "system") out[out.length - 1] = { ...last, parts: [...last.parts, ...parts] }
+    else out.push({ role, parts })
+  }
+  for (const [i, item] of input.entries()) {
+    const param = `input[${i}]`
+    switch (item.type) {
+      case undefined:
+      case "message": {
+        const parts = contentParts(item.content, param)
+        if (Either.isLeft(parts)) return Either.left(parts.left)
+        const role = item.role === "developer" ? "system" : item.role
+        if (role === "system") out.push({ role, parts: parts.right.filter((p) => p.type === "text") })
+        else append(role, parts.right)
+        break
+      }
+      case "function_call":
+        names.set(item.call_id, item.name)
+        append("assistant", [{ type: "tool_call", id: item.call_id, name: item.name, arguments: item.arguments }])
+        break
+      case "function_call_output": {
+        const name = names.get(item.call_id)
+        if (name === undefined) {
+          return Either.left(
+            badField(`${param}.call_id`, `"${item.call_id}" does not answer an earlier function_call item`),
+          )
+        }
+        const parts = contentParts(item.output, `${param}.output`)
+        if (Either.isLeft(parts)) return Either.left(parts.left)
+        const content = parts.right.filter(
+          (p): p is Extract<Part, { type: "text" | "image" }> => p.type === "text" || p.type === "image",
+        )
+        append("tool", [{ type: "tool_result", id: item.call_id, name, content }])
+        break
+      }
+      case "reasoning": {
+        const text =
+          item.content != null && item.content.length > 0
+            ? item.content.map((c) => c.text).join("")
+            : item.summary.map((s) => s.text).join("\n\n")
+        append("assistant", [
+          compact<Extract<Part, { type: "reasoning" }>>({
+            type: "reasoning",
+            text,
+            signature: item.encrypted_content ?? undefined,
+          }),
+        ])
+        break
+      }
+    }
+  }
+  return Either.right(out)
+}
+
+const toolChoice = (c: W.ToolChoice): Chat.ToolChoice => {
+  if (typeof c === "string") return { mode: c }
+  if (c.type === "function") return { mode: "required", allowed: [c.name] }
+  return { mode: c.mode, allowed: c.tools.map((t) => t.name) }
+}
+
+const responseFormat = (f: W.TextFormat): Chat.ResponseFormat => {
+  switch (f.type) {
+    case "text":
+      return { type: "text" }
+    case "json_object":
+      return { type: "json" }
+    case "json_schema":
+      return compact<Chat.ResponseFormat>({
+        type: "json_schema",
+        name: f.name,
+        schema: f.schema,
+        strict: f.strict ?? undefined,
+      })
+  }
+}
+
+/** Checks the Schema cannot express well: item and tool kinds this gateway does not serve. */
+const precheck = (body: unknown): Result<void> => {
+  if (!isRecord(body)) return Either.right(undefined)
+  if (Array.isArray(body.input)) {
+    for (const [i, item] of body.input.entries()) {
+      const t = isRecord(item) ? item.type : undefined
+      if (typeof t === "string" && !W.inputItemTypes.has(t)) {
+        return Either.left(badField(`input[${i}].type`, `"${t}" items are not supported by this gateway`))
+      }
+    }
+  }
+  if (Array.isArray(body.tools)) {
+    for (const [i, tool] of body.tools.entries()) {
+      const t = isRecord(tool) ? tool.type : undefined
+      if (t !== "function") {
+        return Either.left(
+          badField(
+            `tools[${i}].type`,
+            `${JSON.stringify(t)} tools are not supported by this gateway; use function tools`,
+          ),
+        )
+      }
+    }
+  }
+  if (body.previous_response_id != null) {
+    return Either.left(
+      badField("previous_response_id", "this gateway does not store responses; send the whole conversation as input"),
+    )
+  }
+  if (body.conversation != null) {
+    return Either.left(
+      badField("conversation", "this gateway does not store conversations; send the whole conversation as input"),
+    )
+  }
+  return Either.right(undefined)
+}
+
+export interface Decoded {
+  readonly chat: ChatRequest
+  /** The request as decoded, echoed back in the response object. */
+  readonly request: W.ResponsesRequest
+}
+
+export const decode = (body: unknown): Result<Decoded> =>
+  Either.gen(function* () {
+    yield* precheck(body)
+    const w = yield* Either.mapLeft(decodeWith(W.ResponsesRequest)(body), invalid)
+    const items: ReadonlyArray<W.InputItem> =
+      typeof w.input === "string" ? [{ role: "user", content: w.input }] : w.input
+    const messages = yield* toMessages(items)
+    if (w.instructions) messages.unshift({ role: "system", parts: [{ type: "text", text: w.instructions }] })
+    if (messages.length === 0) return yield* Either.left(badField("input", "must contain at least one item"))
+    const extras = unknownFields(body, W.requestFields)
+    const effort = w.reasoning?.effort
+    const wantsSummary = w.reasoning?.summary != null || w.reasoning?.generate_summary != null
+    const chat = compact<ChatRequest>({
+      model: w.model,
+      messages,
+      tools: w.tools?.map((t) =>
+        compact<Chat.Tool>({
+          name: t.name,
+          description: t.description ?? undefined,
+          parameters: t.parameters ?? undefined,
+          strict: t.strict ?? undefined,
+        }),
+      ),
+      toolChoice: w.tool_choice == null ? undefined : toolChoice(w.tool_choice),
+      parallelToolCalls: w.parallel_tool_calls ?? undefined,
+      maxTokens: w.max_output_tokens ?? undefined,
+      temperature: w.temperature ?? undefined,
+      topP: w.top_p ?? undefined,
+      reasoning:
+        effort == null && !wantsSummary
+          ? undefined
+          : compact<Chat.ReasoningConfig>({
+              effort: effort == null ? undefined : effort === "xhigh" || effort === "max" ? "high" : effort,
+              includeThoughts: wantsSummary ? true : undefined,
+            }),
+      responseFormat: w.text?.format == null ? undefined : responseFormat(w.text.format),
+      user: w.safety_identifier ?? w.user ?? undefined,
+      metadata: w.metadata ?? undefined,
+      stream: w.stream === true,
+      extras: extras === undefined ? undefined : { openai_responses: extras },
+    })
+    return { chat, request: w }
+  })
+
+// ---- response -------------------------------------------------------------------------------
+
+const hex = () => crypto.randomUUID().replace(/-/g, "")
+export const newId = (prefix: "resp" | "msg" | "fc" | "rs") => `${prefix}_${hex()}`
+
+export const usage = (u: Usage): W.Usage => ({
+  input_tokens: u.inputTokens,
+  input_tokens_details: { cached_tokens: u.cachedInputTokens ?? 0 },
+  output_tokens: u.outputTokens,
+  output_tokens_details: { reasoning_tokens: u.reasoningTokens ?? 0 },
+  total_tokens: u.inputTokens + u.outputTokens,
+})
+
+export const statusOf = (
+  f: FinishReason,
+): { status: "completed" | "incomplete"; incomplete_details: W.Response["incomplete_details"] } =>
+  f === "length"
+    ? { status: "incomplete", incomplete_details: { reason: "max_output_tokens" } }
+    : f === "content_filter" || f === "refusal"
+      ? { status: "incomplete", incomplete_details: { reason: "content_filter" } }
+      : { status: "completed", incomplete_details: null }
+
+export const reasoningItem = (id: string, text: string, signature: string | undefined): W.ReasoningOutput =>
+  signature === undefined
+    ? { type: "reasoning", id, summary: [{ type: "summary_text", text }] }
+    : { type: "reasoning", id, summary: [{ type: "summary_text", text }], encrypted_content: signature }
+
+export const outputText = (text: string): W.OutputTextPart => ({
+  type: "output_text",
+  text,
+  annotations: [],
+  logprobs: [],
+})
+
+/** Canonical parts → output items: consecutive text joins one message item. */
+export const outputItems = (parts: ReadonlyArray<Part>): Array<W.OutputItem> => {
+  const out: Array<W.OutputItem> = []
+  for (const p of parts) {
+    const last = out[out.length - 1]
+    if (p.type === "text") {
+      if (last?.type === "message")
+        out[out.length - 1] = { ...last, content: [outputText(last.content[0]!.text + p.text)] }
+      else
+        out.push({
+          type: "message",
+          id: newId("msg"),
+          status: "completed",
+          role: "assistant",
+          content: [outputText(p.text)],
+        })
+    } else if (p.type === "reasoning") {
+      out.push(reasoningItem(newId("rs"), p.text, p.signature))
+    } else if (p.type === "tool_call") {
+      out.push({
+        type: "function_call",
+        id: newId("fc"),
+        call_id: p.id,
+        name: p.name,
+        arguments: p.arguments,
+        status: "completed",
+      })
+    }
+  }
+  return out
+}
+
+/** The `response` object skeleton: the request's settings echoed, as OpenAI does. */
+export const skeleton = (
+  id: string,
+  model: string,
+  createdAt: number,
+  req: W.ResponsesRequest,
+): Omit<W.Response, "status" | "output" | "usage" | "incomplete_details" | "error"> => ({
+  id,
+  object: "response",
+  created_at: createdAt,
+  instructions: req.instructions ?? null,
+  max_output_tokens: req.max_output_tokens ?? null,
+  model,
+  parallel_tool_calls: req.parallel_tool_calls ?? true,
+  previous_response_id: null,
+  reasoning: { effort: req.reasoning?.effort ?? null, summary: req.reasoning?.summary ?? null },
+  store: false,
+  temperature: req.temperature ?? null,
+  text: { format: req.text?.format ?? { type: "text" } },
+  tool_choice: req.tool_choice ?? "auto",
+  tools: req.tools ?? [],
+  top_p: req.top_p ?? null,
+  truncation: "disabled",
+  user: req.user ?? null,
+  metadata: req.metadata ?? {},
+})
+
+export const encode = (r: ChatResponse, req: W.ResponsesRequest): W.Response => ({
+  ...skeleton(newId("resp"), r.model, r.created, req),
+  ...statusOf(r.finishReason),
+  error: null,
+  output: outputItems(r.parts),
+  usage: usage(r.usage),
+})

@@ -1,0 +1,285 @@
+/**
+ * Chat completion streams, both ways.
+ * - `encode`: canonical events → `chat.completion.chunk` SSE frames for a client: a role chunk,
+ *   content / reasoning_content / tool_calls deltas (first fragment of call k carries index k, id,
+ *   type and name), a finish chunk, the `choices: []` usage chunk only when asked, `[DONE]`.
+ * - `decode`: an upstream's chunks → canonical events, reassembling the same fragments.
+ * State lives inside each stream run, never shared between requests.
+ */
+import { Effect, Either, Stream } from "effect"
+import { Errors, type FinishReason, type GatewayError, type StreamEvent, type Usage } from "@sluice/schema"
+import { Ingress } from "@sluice/core"
+import * as ErrorCodec from "./ErrorCodec.ts"
+import { canonicalFinish, canonicalUsage, wireFinish, wireUsage } from "./ResponseCodec.ts"
+import { decode as decodeWith, isRecord } from "./Decode.ts"
+import * as Wire from "./Wire.ts"
+
+// ---- canonical → client ---------------------------------------------------------------------
+
+export interface EncodeOptions {
+  readonly includeUsage: boolean
+  /** Unix seconds stamped on every chunk. */
+  readonly created?: number
+}
+
+const frame = (chunk: Wire.ChatCompletionChunk) => Ingress.sseFrame(JSON.stringify(chunk))
+export const done = Ingress.sseFrame("[DONE]")
+
+export const encode = (
+  events: Stream.Stream<StreamEvent, GatewayError>,
+  options: EncodeOptions,
+): Stream.Stream<string> =>
+  Stream.suspend(() => {
+    const created = options.created ?? Math.floor(Date.now() / 1000)
+    let id = `chatcmpl-${crypto.randomUUID()}`
+    let model = ""
+    let started = false
+    let finished = false
+    /** canonical tool index → OpenAI tool_calls index (0, 1, … in order of first appearance). */
+    const toolIndex = new Map<number, number>()
+
+    const chunk = (delta: Wire.Delta, finish: Wire.FinishReason | null = null): Wire.ChatCompletionChunk => ({
+      id,
+      object: "chat.completion.chunk",
+      created,
+      model,
+      choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
+      ...(options.includeUsage ? { usage: null } : {}),
+    })
+
+    const opening = (): Array<string> => {
+      if (started) return []
+      started = true
+      return [frame(chunk({ role: "assistant", content: "" }))]
+    }
+
+    const ending = (finishReason: FinishReason, usage: Usage | undefined): Array<string> => {
+      finished = true
+      const out = [...opening(), frame(chunk({}, wireFinish(finishReason)))]
+      if (options.includeUsage && usage !== undefined) {
+        out.push(
+          frame({
+            id,
+            object: "chat.completion.chunk",
+            created,
+            model,
+            choices: [],
+            usage: wireUsage(usage),
+          }),
+        )
+      }
+      out.push(done)
+      return out
+    }
+
+    const onEvent = (e: StreamEvent): Array<string> => {
+      if (finished) return []
+      switch (e._tag) {
+        case "start":
+          id = e.id
+          model = e.model
+          return opening()
+        case "text_delta":
+          return e.text === "" ? [] : [...opening(), frame(chunk({ content: e.text }))]
+        case "reasoning_delta":
+          // Not in OpenAI's schema; the de-facto field (DeepSeek) that the SDK passes through.
+          return e.text === "" ? [] : [...opening(), frame(chunk({ reasoning_content: e.text }))]
+        case "tool_call_start": {
+          const index = toolIndex.size
+          toolIndex.set(e.index, index)
+          return [
+            ...opening(),
+            frame(
+              chunk({
+                tool_calls: [{ index, id: e.id, type: "function", function: { name: e.name, arguments: "" } }],
+              }),
+            ),
+          ]
+        }
+        case "tool_call_delta": {
+          const index = toolIndex.get(e.index)
+          if (index === undefined || e.arguments === "") return []
+          return [frame(chunk({ tool_calls: [{ index, function: { arguments: e.arguments } }] }))]
+        }
+        case "tool_call_end":
+        case "usage":
+          return []
+        case "finish":
+          return ending(e.finishReason, e.usage)
+      }
+    }
+
+    const onError = (e: GatewayError): Stream.Stream<string> => {
+      if (finished) return Stream.empty
+      // A guardrail stop mid-answer is a content-filter ending, not an error.
+      if (e._tag === "GuardrailViolation") return Stream.fromIterable(ending("content_filter", undefined))
+      finished = true
+      return Stream.make(Ingress.sseFrame(JSON.stringify({ error: ErrorCodec.errorObject(e) })))
+    }
+
+    return events.pipe(
+      Stream.mapConcat(onEvent),
+      Stream.catchAll(onError),
+      // An upstream that ends without `finish` broke the stream contract: tell the client.
+      Stream.concat(
+        Stream.suspend(() =>
+          finished
+            ? Stream.empty
+            : onError(new Errors.UpstreamError({ message: "the answer ended before it finished", status: 502 })),
+        ),
+      ),
+    )
+  })
+
+// ---- upstream → canonical -------------------------------------------------------------------
+
+interface OpenCall {
+  readonly canonical: number
+  id: string
+  name: string | undefined
+  /** Arguments that arrived before the name (some servers split them); sent once started. */
+  pending: string
+  started: boolean
+}
+
+export const decode = (
+  chunks: Stream.Stream<Wire.ChatCompletionChunk, GatewayError>,
+  provider: string,
+): Stream.Stream<StreamEvent, GatewayError> =>
+  Stream.suspend(() => {
+    let started = false
+    let finish: string | null | undefined
+    let sawFinish = false
+    let sawToolCall = false
+    let refusalOnly = true
+    let sawText = false
+    let usage: Usage | undefined
+    let nextCanonical = 0
+    /** OpenAI index → the call currently open at that index. */
+    const open = new Map<number, OpenCall>()
+
+    const closeAll = (out: Array<StreamEvent>) => {
+      for (const call of open.values()) {
+        if (!call.started) {
+          // A call that never got its name: start it now so it is not lost.
+          out.push({ _tag: "tool_call_start", index: call.canonical, id: call.id, name: call.name ?? "" })
+          if (call.pending !== "") out.push({ _tag: "tool_call_delta", index: call.canonical, arguments: call.pending })
+        }
+        out.push({ _tag: "tool_call_end", index: call.canonical })
+      }
+      open.clear()
+    }
+
+    const onFragment = (f: Wire.ToolCallFragment, out: Array<StreamEvent>) => {
+      sawToolCall = true
+      let call = open.get(f.index)
+      // A new id at a used index is a new call (servers that number every call 0).
+      if (call !== undefined && f.id != null && f.id !== "" && f.id !== call.id) {
+        if (call.started) out.push({ _tag: "tool_call_end", index: call.canonical })
+        open.delete(f.index)
+        call = undefined
+      }
+      if (call === undefined) {
+        call = {
+          canonical: nextCanonical++,
+          id: f.id || `call_${crypto.randomUUID().replace(/-/g, "").slice(0, 24)}`,
+          name: undefined,
+          pending: "",
+          started: false,
+        }
+        open.set(f.index, call)
+      }
+      if (f.function?.name) call.name = f.function.name
+      const args = f.function?.arguments ?? ""
+      if (!call.started && call.name !== undefined) {
+        call.started = true
+        out.push({ _tag: "tool_call_start", index: call.canonical, id: call.id, name: call.name })
+        const first = call.pending + args
+        call.pending = ""
+        if (first !== "") out.push({ _tag: "tool_call_delta", index: call.canonical, arguments: first })
+      } else if (call.started) {
+        if (args !== "") out.push({ _tag: "tool_call_delta", index: call.canonical, arguments: args })
+      } else call.pending += args
+    }
+
+    const onChunk = (c: Wire.ChatCompletionChunk): Array<StreamEvent> => {
+      const out: Array<StreamEvent> = []
+      if (!started) {
+        started = true
+        out.push({ _tag: "start", id: c.id, model: c.model })
+      }
+      if (c.usage != null) usage = canonicalUsage(c.usage)
+      const choice = c.choices.find((x) => x.index === 0)
+      if (choice === undefined) return out
+      const d = choice.delta
+      const reasoning = d.reasoning_content ?? d.reasoning
+      if (reasoning) out.push({ _tag: "reasoning_delta", text: reasoning })
+      if (d.content) {
+        sawText = true
+        refusalOnly = false
+        out.push({ _tag: "text_delta", text: d.content })
+      }
+      if (d.refusal) {
+        sawText = true
+        out.push({ _tag: "text_delta", text: d.refusal })
+      }
+      for (const f of d.tool_calls ?? []) onFragment(f, out)
+      if (choice.finish_reason != null) {
+        sawFinish = true
+        finish = choice.finish_reason
+        closeAll(out)
+      }
+      return out
+    }
+
+    const end = (): Stream.Stream<StreamEvent, GatewayError> => {
+      if (!sawFinish) {
+        return Stream.fail(
+          new Errors.UpstreamError({
+            message: `provider "${provider}" ended the stream before a finish_reason`,
+            status: 502,
+            provider,
+          }),
+        )
+      }
+      let finishReason = canonicalFinish(finish, sawToolCall)
+      if (finishReason === "stop" && sawText && refusalOnly) finishReason = "refusal"
+      const event: StreamEvent = { _tag: "finish", finishReason, usage: usage ?? { inputTokens: 0, outputTokens: 0 } }
+      return Stream.make(event)
+    }
+
+    return chunks.pipe(Stream.mapConcat(onChunk), Stream.concat(Stream.suspend(end)))
+  })
+
+const decodeChunk = decodeWith(Wire.ChatCompletionChunk)
+
+/** Parse one upstream SSE data payload: a chunk, or a mid-stream error frame. */
+export const parseData = (
+  data: string,
+  provider: string,
+  secrets: ReadonlyArray<string>,
+): Effect.Effect<Wire.ChatCompletionChunk, GatewayError> => {
+  let json: unknown
+  try {
+    json = JSON.parse(data)
+  } catch {
+    return Effect.fail(
+      new Errors.UpstreamError({
+        message: `provider "${provider}" sent a stream frame that is not JSON`,
+        status: 502,
+        provider,
+      }),
+    )
+  }
+  if (isRecord(json) && json.error != null) return Effect.fail(ErrorCodec.fromStreamFrame(json, provider, secrets))
+  const chunk = decodeChunk(json)
+  return Either.isRight(chunk)
+    ? Effect.succeed(chunk.right)
+    : Effect.fail(
+        new Errors.UpstreamError({
+          message: `provider "${provider}" sent a stream chunk this gateway cannot read (${chunk.left.path}: ${chunk.left.message})`,
+          status: 502,
+          provider,
+        }),
+      )
+}
