@@ -15,6 +15,7 @@ import { Either } from "effect"
 export const providerTypes: ReadonlyArray<ProviderType> = [
   MockProvider.providerType,
   SluiceAnthropic.Provider.providerType,
+  SluiceGemini.Provider.providerType,
   ...SluiceOpenAI.Presets.providerTypes,
 ]
 

@@ -1,0 +1,216 @@
+/**
+ * The `gemini` provider type: canonical requests to generativelanguage (or anything speaking its
+ * API at `baseUrl`). Key in `x-goog-api-key`; streams with `alt=sse`; embeddings through
+ * batchEmbedContents; errors decoded from Google's body into UpstreamError with the status.
+ * Options (`providers.<name>.options`): `apiVersion` (default v1beta).
+ */
+import { HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
+import { Effect, Either, Redacted, Schema, Stream } from "effect"
+import type { CallContext, Config, ProviderService as Provider, ProviderType } from "@sluice/core"
+import { type ChatRequest, Errors, type GatewayError, type ModelInfo } from "@sluice/schema"
+import * as ErrorCodec from "./ErrorCodec.ts"
+import * as Request from "./Request.ts"
+import * as Response from "./Response.ts"
+import * as Sse from "./Sse.ts"
+import * as StreamCodec from "./StreamCodec.ts"
+import * as Wire from "./Wire.ts"
+
+type Json = Record<string, unknown>
+const isObj = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
+
+export const defaultBaseUrl = "https://generativelanguage.googleapis.com"
+
+/** `…/v1beta` stays; a bare host gets `/{apiVersion}`. */
+export const apiRoot = (baseUrl: string, apiVersion: string): string => {
+  const trimmed = baseUrl.replace(/\/+$/, "")
+  return /\/v1(beta\d*|alpha)?$/.test(trimmed) ? trimmed : `${trimmed}/${apiVersion}`
+}
+
+/** `gemini-2.5-flash` → `models/gemini-2.5-flash`; `tunedModels/x` and `models/x` stay. */
+export const resourceName = (model: string): string =>
+  model.startsWith("models/") || model.startsWith("tunedModels/") ? model : `models/${model}`
+
+const unreachable = (provider: string) => (e: HttpClientError.HttpClientError) =>
+  new Errors.UpstreamError({
+    message: `could not reach the Gemini API: ${e.reason === "Transport" ? "connection failed" : e.reason}`,
+    status: 502,
+    provider,
+  })
+
+const badAnswer = (provider: string, what: string) =>
+  new Errors.UpstreamError({ message: `the Gemini API sent an unreadable ${what}`, status: 502, provider })
+
+export const make = (name: string, config: Config.ProviderConfig, client: HttpClient.HttpClient): Provider => {
+  const options = config.options ?? {}
+  const apiVersion = typeof options.apiVersion === "string" ? options.apiVersion : "v1beta"
+  const root = apiRoot(config.baseUrl ?? defaultBaseUrl, apiVersion)
+
+  const headers = (ctx: CallContext): Record<string, string> => {
+    const out: Record<string, string> = { ...config.headers, ...ctx.forwardHeaders }
+    const key = ctx.apiKey ?? config.apiKey
+    if (key !== undefined) out["x-goog-api-key"] = Redacted.value(key)
+    return out
+  }
+
+  /** Send a request; an error status becomes an UpstreamError decoded from Google's body. */
+  const send = (
+    request: HttpClientRequest.HttpClientRequest,
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, GatewayError> =>
+    client.execute(request).pipe(
+      Effect.mapError(unreachable(name)),
+      Effect.flatMap((response) =>
+        response.status < 400
+          ? Effect.succeed(response)
+          : response.text.pipe(
+              Effect.orElseSucceed(() => ""),
+              Effect.flatMap((text) => {
+                let body: unknown = text
+                try {
+                  body = JSON.parse(text)
+                } catch {}
+                return Effect.fail(ErrorCodec.fromGemini(response.status, body, response.headers, name))
+              }),
+            ),
+      ),
+    )
+
+  const post = (path: string, body: unknown, ctx: CallContext, query?: Record<string, string>) =>
+    HttpClientRequest.post(`${root}/${path}`).pipe(
+      HttpClientRequest.setHeaders(headers(ctx)),
+      query === undefined ? (r) => r : HttpClientRequest.setUrlParams(query),
+      HttpClientRequest.bodyUnsafeJson(body),
+    )
+
+  const jsonOf = <A, I>(schema: Schema.Schema<A, I>, response: HttpClientResponse.HttpClientResponse, what: string) =>
+    response.json.pipe(
+      Effect.mapError(() => badAnswer(name, what)),
+      Effect.flatMap((raw) =>
+        Schema.decodeUnknown(schema)(raw).pipe(
+          Effect.mapError(() => badAnswer(name, what)),
+          Effect.map((decoded) => ({ decoded, raw })),
+        ),
+      ),
+    )
+
+  const encode = (chat: ChatRequest) =>
+    Either.match(Request.encode(chat), {
+      onLeft: (e) => Effect.fail(e as GatewayError),
+      onRight: (body) => Effect.succeed(body),
+    })
+
+  const chat: Provider["chat"] = (request, ctx) =>
+    Effect.gen(function* () {
+      const body = yield* encode(request)
+      const response = yield* send(post(`${resourceName(request.model)}:generateContent`, body, ctx))
+      const { decoded, raw } = yield* jsonOf(Wire.GenerateContentResponse, response, "answer")
+      return yield* Response.fromGemini(decoded, isObj(raw) ? raw : {}, request.model)
+    })
+
+  const decodeChunk = Schema.decodeUnknownEither(Wire.GenerateContentResponse)
+
+  const chatStream: Provider["chatStream"] = (request, ctx) =>
+    Stream.unwrap(
+      Effect.gen(function* () {
+        const body = yield* encode(request)
+        const response = yield* send(
+          post(`${resourceName(request.model)}:streamGenerateContent`, body, ctx, { alt: "sse" }),
+        )
+        const chunks = Sse.frames(response.stream).pipe(
+          Stream.mapError(
+            () => new Errors.UpstreamError({ message: "the Gemini stream broke off", status: 502, provider: name }),
+          ),
+          Stream.mapEffect((frame) => {
+            if (frame._tag === "error") {
+              const status = isObj(frame.json) && isObj(frame.json.error) ? Number(frame.json.error.code) : 502
+              return Effect.fail(ErrorCodec.fromGemini(Number.isFinite(status) ? status : 502, frame.json, {}, name))
+            }
+            if (isObj(frame.json) && isObj(frame.json.error)) {
+              const status = Number(frame.json.error.code)
+              return Effect.fail(ErrorCodec.fromGemini(Number.isFinite(status) ? status : 502, frame.json, {}, name))
+            }
+            return Either.match(decodeChunk(frame.json), {
+              onLeft: () => Effect.fail(badAnswer(name, "stream chunk") as GatewayError),
+              onRight: (c) => Effect.succeed(c),
+            })
+          }),
+        )
+        return StreamCodec.fromChunks(chunks, request.model)
+      }),
+    )
+
+  const embed: Provider["embed"] = (request, ctx) =>
+    Effect.gen(function* () {
+      const model = resourceName(request.model)
+      const per = request.extras?.gemini?.requests
+      const requests = request.inputs.map((text, i) => {
+        const r: Json = { model, content: { parts: [{ text }] } }
+        const extra = Array.isArray(per) ? per[i] : undefined
+        if (isObj(extra)) Object.assign(r, extra)
+        if (request.dimensions !== undefined) r.outputDimensionality = request.dimensions
+        return r
+      })
+      const response = yield* send(post(`${model}:batchEmbedContents`, { requests }, ctx))
+      const { decoded } = yield* jsonOf(Wire.BatchEmbedContentsResponse, response, "embedding answer")
+      if (decoded.embeddings.length !== request.inputs.length)
+        return yield* Effect.fail(
+          new Errors.UpstreamError({
+            message: `the Gemini API returned ${decoded.embeddings.length} embeddings for ${request.inputs.length} inputs`,
+            status: 502,
+            provider: name,
+          }),
+        )
+      return {
+        model: request.model,
+        embeddings: decoded.embeddings.map((e) => e.values),
+        // Gemini's embedding answers carry no token counts.
+        usage: { inputTokens: 0 },
+      }
+    })
+
+  const countTokens: Provider["countTokens"] = (request, ctx) =>
+    Effect.gen(function* () {
+      const body = yield* encode({ ...request, stream: false })
+      const model = resourceName(request.model)
+      // Only the generateContentRequest form counts the system instruction and tools.
+      const simple = Object.keys(body).every((k) => k === "contents")
+      const response = yield* send(
+        post(`${model}:countTokens`, simple ? body : { generateContentRequest: { model, ...body } }, ctx),
+      )
+      const { decoded } = yield* jsonOf(Wire.CountTokensResponse, response, "token count")
+      return decoded.totalTokens
+    })
+
+  const listModels: Provider["listModels"] = (ctx) =>
+    Effect.gen(function* () {
+      const request = HttpClientRequest.get(`${root}/models`).pipe(
+        HttpClientRequest.setHeaders(headers(ctx)),
+        HttpClientRequest.setUrlParam("pageSize", "1000"),
+      )
+      const response = yield* send(request)
+      const { decoded } = yield* jsonOf(Wire.ListModelsResponse, response, "model list")
+      return decoded.models.map((m): ModelInfo => {
+        const id = m.name.replace(/^models\//, "")
+        const methods = m.supportedGenerationMethods ?? []
+        const operations: Array<string> = []
+        if (methods.includes("generateContent")) operations.push("chat")
+        if (methods.includes("countTokens")) operations.push("countTokens")
+        if (methods.includes("embedContent") || methods.includes("batchEmbedContents")) operations.push("embed")
+        const info: { -readonly [K in keyof ModelInfo]: ModelInfo[K] } = { id: `${name}/${id}`, provider: name }
+        if (m.displayName !== undefined) info.displayName = m.displayName
+        if (m.description !== undefined) info.description = m.description
+        if (m.inputTokenLimit !== undefined) info.inputTokenLimit = m.inputTokenLimit
+        if (m.outputTokenLimit !== undefined) info.outputTokenLimit = m.outputTokenLimit
+        if (operations.length > 0) info.operations = operations
+        return info
+      })
+    })
+
+  return { name, type: "gemini", chat, chatStream, embed, countTokens, listModels }
+}
+
+export const providerType: ProviderType = {
+  type: "gemini",
+  defaultBaseUrl,
+  requiresKey: true,
+  make: (name, config) => Effect.map(HttpClient.HttpClient, (client) => make(name, config, client)),
+}
