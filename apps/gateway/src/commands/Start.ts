@@ -1,0 +1,118 @@
+/**
+ * `sluice start [--config FILE] [--host H] [--port N]`: serve until SIGTERM/SIGINT (graceful
+ * drain); with a config file, reload it on SIGHUP or when the file changes.
+ */
+import * as Fs from "node:fs"
+import { Command, Options } from "@effect/cli"
+import { HttpServer } from "@effect/platform"
+import { NodeHttpClient } from "@effect/platform-node"
+import { Console, Effect, Either, Layer, Option, Runtime } from "effect"
+import type { Config } from "@sluice/core"
+import { NodeServer } from "@sluice/server"
+import * as Assemble from "../Assemble.ts"
+import * as Reloader from "../Reloader.ts"
+import * as ConfigFile from "./ConfigFile.ts"
+
+const overrides = (
+  config: Config.GatewayConfig,
+  host: Option.Option<string>,
+  port: Option.Option<number>,
+): Config.GatewayConfig => ({
+  ...config,
+  server: {
+    ...config.server,
+    host: Option.getOrElse(host, () => config.server.host),
+    port: Option.getOrElse(port, () => config.server.port),
+  },
+})
+
+/** Watch the file and SIGHUP; each trigger re-reads, validates and swaps the config. */
+const watchReloads = (
+  file: string,
+  reload: (config: Config.GatewayConfig) => Effect.Effect<Either.Either<unknown, Config.ConfigError>>,
+  adjust: (config: Config.GatewayConfig) => Config.GatewayConfig,
+) =>
+  Effect.gen(function* () {
+    const runtime = yield* Effect.runtime<never>()
+    const run = Runtime.runFork(runtime)
+    let timer: NodeJS.Timeout | undefined
+    const trigger = (why: string) => {
+      clearTimeout(timer)
+      // Editors write files in bursts: wait for the last write.
+      timer = setTimeout(
+        () =>
+          run(
+            ConfigFile.read(Option.some(file)).pipe(
+              Effect.flatMap((config) => reload(adjust(config))),
+              Effect.flatMap((result) =>
+                Either.isLeft(result)
+                  ? Console.error(
+                      `config reload (${why}) rejected, still serving the previous config:\n${result.left.message}`,
+                    )
+                  : Console.log(`config reloaded (${why})`),
+              ),
+              Effect.catchAll((e) =>
+                Console.error(`config reload (${why}) rejected, still serving the previous config:\n${e.message}`),
+              ),
+            ),
+          ),
+        200,
+      )
+    }
+    const onHup = () => trigger("SIGHUP")
+    process.on("SIGHUP", onHup)
+    const watcher = Fs.watch(file, () => trigger("file changed"))
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        process.off("SIGHUP", onHup)
+        watcher.close()
+        clearTimeout(timer)
+      }),
+    )
+  })
+
+export const command = Command.make(
+  "start",
+  {
+    config: Options.file("config").pipe(Options.withDescription("YAML config file"), Options.optional),
+    host: Options.text("host").pipe(
+      Options.withDescription("listen address (overrides server.host)"),
+      Options.optional,
+    ),
+    port: Options.integer("port").pipe(
+      Options.withDescription("listen port (overrides server.port)"),
+      Options.optional,
+    ),
+  },
+  ({ config: file, host, port }) =>
+    Effect.gen(function* () {
+      const adjust = (c: Config.GatewayConfig) => overrides(c, host, port)
+      const config = adjust(yield* ConfigFile.read(file))
+      const serve = Layer.unwrapScoped(
+        Effect.gen(function* () {
+          const reloader = yield* Reloader.make(config, Assemble.build).pipe(
+            Effect.mapError((e) => new ConfigFile.CliFailure(`invalid config:\n${e.message}`)),
+          )
+          if (Option.isSome(file)) yield* watchReloads(file.value, reloader.reload, adjust)
+          const assembled = reloader.current()
+          return NodeServer.layer(reloader.app, {
+            host: config.server.host,
+            port: config.server.port,
+            shutdownTimeout: config.server.shutdownTimeout,
+          }).pipe(
+            Layer.tap((ctx) => {
+              const server = ctx.unsafeMap.get(HttpServer.HttpServer.key) as HttpServer.HttpServer
+              const where =
+                server.address._tag === "TcpAddress"
+                  ? `http://${server.address.hostname}:${server.address.port}`
+                  : server.address.path
+              return Console.log(
+                `sluice listening on ${where} (providers: ${Object.keys(config.providers).join(", ") || "none"}; middleware: ${assembled.middleware.join(" → ") || "none"})`,
+              )
+            }),
+          )
+        }),
+      )
+      return yield* Layer.launch(serve).pipe(Effect.provide(NodeHttpClient.layerUndici))
+    }),
+).pipe(Command.withDescription("Start the gateway"))

@@ -1,0 +1,22 @@
+/** `sluice validate --config FILE`: check a config (schema, references, provider types, middleware) and exit. */
+import { Command, Options } from "@effect/cli"
+import { NodeHttpClient } from "@effect/platform-node"
+import { Console, Effect, Option } from "effect"
+import * as Assemble from "../Assemble.ts"
+import * as ConfigFile from "./ConfigFile.ts"
+
+export const command = Command.make(
+  "validate",
+  { config: Options.file("config").pipe(Options.withDescription("YAML config file")) },
+  ({ config: file }) =>
+    Effect.gen(function* () {
+      const config = yield* ConfigFile.read(Option.some(file))
+      yield* Effect.scoped(Assemble.build(config)).pipe(
+        Effect.provide(NodeHttpClient.layerUndici),
+        Effect.mapError((e) => new ConfigFile.CliFailure(`invalid config ${file}:\n${e.message}`)),
+      )
+      yield* Console.log(
+        `${file}: ok (${Object.keys(config.providers).length} providers, ${Object.keys(config.models).length} models, ${config.routes.length} routes)`,
+      )
+    }),
+).pipe(Command.withDescription("Check a config file; exit non-zero naming every bad key"))
