@@ -32,7 +32,8 @@ export const plugins: ReadonlyArray<Middleware.Plugin> = [
   SluiceTracing.plugin,
   SluiceAuth.plugin,
   SluiceRatelimit.plugin,
+  SluiceRatelimit.budgetsPlugin,
 ]
 
 /** The order used when the config has no `middleware:` list (outermost first). */
-export const defaultOrder: ReadonlyArray<string> = ["tracing", "auth", "ratelimit", "guardrails"]
+export const defaultOrder: ReadonlyArray<string> = ["tracing", "auth", "ratelimit", "budgets", "guardrails"]

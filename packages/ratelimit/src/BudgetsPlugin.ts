@@ -1,0 +1,79 @@
+/**
+ * `budgets` for the YAML-driven gateway (sections `budgets:` and `prices:`). On when either is
+ * present; it then meters every verified key's spend and enforces the budgets keys carry.
+ * With an `admin:` key it also serves `GET /admin/keys/{id}/usage`.
+ */
+import { Effect, Either, Schema } from "effect"
+import { Config, type Middleware, Router } from "@sluice/core"
+import * as AdminGuard from "./AdminGuard.ts"
+import * as Budgets from "./Budgets.ts"
+import * as Ledger from "./Ledger.ts"
+import * as Prices from "./Prices.ts"
+import * as Redis from "./Redis.ts"
+import * as RedisLedger from "./RedisLedger.ts"
+import { RedisSection, StoreKind } from "./RedisSection.ts"
+import * as UsageRoutes from "./UsageRoutes.ts"
+
+export const Section = Schema.Struct({
+  ...Budgets.Settings.fields,
+  store: Schema.optionalWith(StoreKind, { default: () => "memory" as const }),
+  timeout: Schema.optionalWith(Config.Duration, { default: () => 250 }),
+})
+
+/** Only the admin key; the `admin:` section is @sluice/auth's to validate in full. */
+const AdminKey = Schema.Struct(
+  { key: Schema.optional(Schema.String), keyHash: Schema.optional(Schema.String) },
+  Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+)
+
+/** The other names a model goes by once routed: `provider/model` and the upstream id. */
+export const aliasesOf = (config: Config.GatewayConfig): ((model: string) => ReadonlyArray<string>) => {
+  const router = Router.make(config)
+  return (model) => {
+    const r = router.resolve(model)
+    if (Either.isLeft(r)) return []
+    return r.right.candidates.flatMap((c) => [
+      c.id,
+      ...c.deployments.flatMap((d) => [`${d.provider}/${d.model}`, d.model]),
+    ])
+  }
+}
+
+export const plugin: Middleware.Plugin = {
+  name: "budgets",
+  fromConfig: (config) =>
+    Effect.gen(function* () {
+      if (config.budgets === undefined && config.prices === undefined) return undefined
+      const section = yield* Config.decodeSection(Section, config.budgets ?? {}, "budgets")
+      if (config.prices === undefined)
+        return yield* Effect.fail(
+          new Config.ConfigError({ issues: [{ path: "budgets", message: "budgets need a prices: section" }] }),
+        )
+      const prices = yield* Config.decodeSection(Prices.PricesSection, config.prices, "prices")
+      let ledger = Ledger.memory()
+      if (section.store === "redis") {
+        if (config.redis === undefined)
+          return yield* Effect.fail(
+            new Config.ConfigError({
+              issues: [{ path: "budgets.store", message: "the redis store needs a redis: { url } section" }],
+            }),
+          )
+        const redis = yield* Config.decodeSection(RedisSection, config.redis, "redis")
+        const connection = yield* Redis.connect({ url: redis.url })
+        if (!(yield* Redis.awaitReady(connection, 2_000)))
+          yield* Effect.logWarning(`budgets: Redis at ${Redis.describe(redis.url)} is not reachable yet`)
+        ledger = RedisLedger.make({ redis: connection, prefix: redis.prefix, timeoutMs: section.timeout })
+      }
+      const admin =
+        config.admin === undefined ? undefined : yield* Config.decodeSection(AdminKey, config.admin, "admin")
+      const adminKeyHash = admin?.key !== undefined ? AdminGuard.hashOf(admin.key) : admin?.keyHash?.toLowerCase()
+      return {
+        middleware: Budgets.make(
+          { ledger, prices, aliases: aliasesOf(config) },
+          { failMode: section.failMode },
+          Prices.table(prices),
+        ),
+        routes: adminKeyHash === undefined ? undefined : UsageRoutes.routes({ ledger, adminKeyHash }),
+      }
+    }),
+}
