@@ -1,1 +1,9 @@
-export {}
+export * as Custom from "./Custom.ts"
+export * as Detectors from "./Detectors.ts"
+export * as Inspect from "./Inspect.ts"
+export * as Middleware from "./Middleware.ts"
+export * as Plugin from "./Plugin.ts"
+export * as Policy from "./Policy.ts"
+export * as Scan from "./Scan.ts"
+export * as StreamGuard from "./StreamGuard.ts"
+export { plugin, withChecks } from "./Plugin.ts"
