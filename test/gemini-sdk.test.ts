@@ -3,7 +3,7 @@
  * `mock` provider and to the mock Gemini upstream. For the upstream, the same call made straight
  * to the mock must give the same answer through Sluice: that is "exactly what Google returns".
  */
-import { ApiError, type Content, GoogleGenAI, type Part } from "@google/genai"
+import { ApiError, type Content, GoogleGenAI, HarmBlockThreshold, HarmCategory, type Part } from "@google/genai"
 import { GeminiUpstream } from "@sluice/testing"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type RunningGateway, startGateway } from "./support/gateway.ts"
@@ -182,7 +182,9 @@ describe("@google/genai → Sluice → Gemini upstream", () => {
   })
 
   it("sends Gemini-only fields (safetySettings) on to the Gemini upstream", async () => {
-    const safetySettings = [{ category: "HARM_CATEGORY_HATE_SPEECH", threshold: "BLOCK_ONLY_HIGH" }]
+    const safetySettings = [
+      { category: HarmCategory.HARM_CATEGORY_HATE_SPEECH, threshold: HarmBlockThreshold.BLOCK_ONLY_HIGH },
+    ]
     await ai.models.generateContent({ model: "gemini-2.5-flash", contents: "hi", config: { safetySettings } })
     expect((upstream.generateBodies().at(-1) as { safetySettings: unknown }).safetySettings).toEqual(safetySettings)
   })
