@@ -3,7 +3,7 @@
  * loopback port — for end-to-end tests with the official SDKs.
  */
 import { NodeHttpClient } from "@effect/platform-node"
-import { Effect, Either, Exit, Scope } from "effect"
+import { Effect, Either, Exit, Layer, Scope } from "effect"
 import { Assemble } from "@sluice/gateway"
 import { Config } from "@sluice/core"
 import { NodeServer } from "@sluice/server"
@@ -29,7 +29,8 @@ export const startGateway = async (
     const address = server.address
     if (address._tag !== "TcpAddress") throw new Error("expected a TCP address")
     return { assembled, port: address.port }
-  }).pipe(Effect.provide(NodeHttpClient.layerUndici), Scope.extend(scope))
+    // extendScope: the HTTP client lives as long as the gateway, not just its start-up.
+  }).pipe(Effect.provide(Layer.extendScope(NodeHttpClient.layerUndici)), Scope.extend(scope))
   const { assembled, port } = await Effect.runPromise(program)
   return {
     url: `http://127.0.0.1:${port}`,

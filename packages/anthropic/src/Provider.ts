@@ -133,26 +133,29 @@ export const make = (
           const response = yield* send(build("POST", "/v1/messages", ctx, body(request, true)))
           const parser = new Parser()
           const decoder = new Decoder(name)
-          const step = (messages: ReadonlyArray<SseMessage>, last: boolean) => {
+          /** Events decoded from one read; a failure comes after the events before it. */
+          const step = (
+            messages: ReadonlyArray<SseMessage>,
+            last: boolean,
+          ): Stream.Stream<StreamEvent, GatewayError> => {
             const out: Array<StreamEvent> = []
             for (const m of messages) {
               const r = decoder.push(m)
-              if (Either.isLeft(r)) return Effect.fail(r.left)
+              if (Either.isLeft(r)) return Stream.concat(Stream.fromIterable(out), Stream.fail(r.left))
               out.push(...r.right)
             }
             if (last) {
               const r = decoder.end()
-              if (Either.isLeft(r)) return Effect.fail(r.left)
+              if (Either.isLeft(r)) return Stream.concat(Stream.fromIterable(out), Stream.fail(r.left))
               out.push(...r.right)
             }
-            return Effect.succeed(out)
+            return Stream.fromIterable(out)
           }
           return response.stream.pipe(
             Stream.mapError(transport),
             Stream.decodeText(),
-            Stream.mapEffect((text) => step(parser.feed(text), false)),
-            Stream.concat(Stream.fromEffect(Effect.suspend(() => step(parser.flush(), true)))),
-            Stream.flattenIterables,
+            Stream.flatMap((text) => step(parser.feed(text), false)),
+            Stream.concat(Stream.suspend(() => step(parser.flush(), true))),
           )
         }),
       )

@@ -17,8 +17,12 @@ const pathOf = (path: ReadonlyArray<PropertyKey>): string => path.map(String).jo
 
 /** The first schema issue as Anthropic phrases it: `messages.0.content: …`. */
 const invalid = (error: ParseResult.ParseError): Errors.InvalidRequest => {
-  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
-  const first = issues.find((i) => !i.message.startsWith("Expected undefined")) ?? issues[0]
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error).filter(
+    (i) => !i.message.startsWith("Expected undefined"),
+  )
+  // Of a union's alternatives, the one that got furthest names the real problem.
+  let first = issues[0]
+  for (const i of issues) if (first === undefined || i.path.length > first.path.length) first = i
   const param = first === undefined ? "" : pathOf(first.path)
   const message = first === undefined ? "invalid request" : first._tag === "Missing" ? "Field required" : first.message
   return new Errors.InvalidRequest({ message: param === "" ? message : `${param}: ${message}`, param })
