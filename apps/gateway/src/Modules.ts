@@ -8,6 +8,7 @@ import * as SluiceAnthropic from "@sluice/anthropic"
 import * as SluiceAuth from "@sluice/auth"
 import * as SluiceRatelimit from "@sluice/ratelimit"
 import * as SluiceGemini from "@sluice/gemini"
+import * as SluiceGuardrails from "@sluice/guardrails"
 import * as SluiceOpenAI from "@sluice/openai"
 import * as SluiceTracing from "@sluice/tracing"
 import { Either } from "effect"
@@ -33,6 +34,7 @@ export const plugins: ReadonlyArray<Middleware.Plugin> = [
   SluiceAuth.plugin,
   SluiceRatelimit.plugin,
   SluiceRatelimit.budgetsPlugin,
+  SluiceGuardrails.plugin,
 ]
 
 /** The order used when the config has no `middleware:` list (outermost first). */
