@@ -4,12 +4,13 @@ import * as Init from "./commands/Init.ts"
 import * as Routes from "./commands/Routes.ts"
 import * as Start from "./commands/Start.ts"
 import * as Validate from "./commands/Validate.ts"
+import * as SetupGeminiCli from "./SetupGeminiCli.ts"
 
 export { CliFailure } from "./commands/ConfigFile.ts"
 
 export const root = Command.make("sluice").pipe(
   Command.withDescription("Sluice LLM gateway"),
-  Command.withSubcommands([Start.command, Validate.command, Init.command, Routes.command]),
+  Command.withSubcommands([Start.command, Validate.command, Init.command, Routes.command, SetupGeminiCli.setup]),
 )
 
 export const run = Command.run(root, { name: "sluice", version: "0.1.0" })
