@@ -347,6 +347,9 @@ export const encode = (chat: ChatRequest, dialect: Dialect): WireRequest => {
     stream: chat.stream ? true : undefined,
     stream_options: chat.stream && dialect.streamUsage ? { include_usage: true } : undefined,
   })
-  // Fields the client sent that the codec does not model go on unchanged; modelled ones win.
-  return { ...chat.extras?.openai, ...known }
+  // Fields the client sent that the codec does not model go on unchanged; modelled ones are the
+  // codec's alone (an extra `stream` must not turn a JSON call into a stream).
+  const passthrough: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(chat.extras?.openai ?? {})) if (!Wire.requestFields.has(k)) passthrough[k] = v
+  return { ...passthrough, ...known }
 }
