@@ -3,8 +3,8 @@
  * request checked on the way in, the answer on the way out — streamed answers as they flow.
  */
 import type { Config, GatewayRequest, GatewayResponse, HandlerFn, MiddlewareFn } from "@sluice/core"
-import { Errors, type GatewayError } from "@sluice/schema"
-import { Chunk, Effect, Either, Stream } from "effect"
+import { Errors, type GatewayError, type StreamEvent } from "@sluice/schema"
+import { Chunk, Effect, Either, Option, Stream } from "effect"
 import type * as Custom from "./Custom.ts"
 import * as Inspect from "./Inspect.ts"
 import { type Compiled, compile, type GuardrailsConfig, type PolicySet } from "./Policy.ts"
@@ -20,6 +20,54 @@ const keyPolicyNames = (request: GatewayRequest): Either.Either<ReadonlyArray<st
 
 const modelOf = (r: GatewayRequest) =>
   r._tag === "Chat" || r._tag === "CountTokens" ? r.chat.model : r._tag === "Embed" ? r.embed.model : undefined
+
+/**
+ * The stream with output policies applied. Events released before a violation are delivered
+ * (the client sees the answer cut, as the ingress renders it), then the stream fails and
+ * stops pulling from upstream.
+ */
+const guarded = (
+  events: Stream.Stream<StreamEvent, GatewayError>,
+  policies: ReadonlyArray<Compiled>,
+  holdBack: number,
+  request: GatewayRequest,
+): Stream.Stream<StreamEvent, GatewayError> =>
+  Stream.fromPull(
+    Effect.map(Stream.toPull(events), (pull) => {
+      const guard = new StreamGuard(policies, holdBack, request)
+      let failed: GatewayError | undefined
+      let ended = false
+      const run = (input: Iterable<StreamEvent>) =>
+        Effect.gen(function* () {
+          const out: Array<StreamEvent> = []
+          for (const e of input) {
+            const r = yield* Effect.either(guard.push(e))
+            if (Either.isLeft(r)) {
+              failed = r.left
+              break
+            }
+            for (const x of r.right) out.push(x)
+          }
+          if (out.length === 0 && failed !== undefined) return yield* Effect.fail(Option.some(failed))
+          return Chunk.unsafeFromArray(out)
+        })
+      return Effect.suspend((): Effect.Effect<Chunk.Chunk<StreamEvent>, Option.Option<GatewayError>> => {
+        if (failed !== undefined) return Effect.fail(Option.some(failed))
+        if (ended) return Effect.fail(Option.none())
+        return Effect.matchEffect(pull, {
+          onSuccess: run,
+          onFailure: (e) => {
+            if (Option.isSome(e)) return Effect.fail(e)
+            ended = true
+            return Effect.mapError(
+              Effect.map(guard.end(), (rest) => Chunk.unsafeFromArray(rest)),
+              (v) => Option.some<GatewayError>(v),
+            )
+          },
+        })
+      })
+    }),
+  )
 
 export const fromPolicies = (set: PolicySet): MiddlewareFn => {
   // Policy lists by model (+ key policies): resolved once per distinct combination.
@@ -58,21 +106,8 @@ export const fromPolicies = (set: PolicySet): MiddlewareFn => {
           if (outputs.length === 0) return Effect.succeed(response)
           if (response._tag === "Chat")
             return Effect.map(Inspect.output(response.chat, outputs, request), (chat) => ({ ...response, chat }))
-          if (response._tag === "ChatStream") {
-            const events = Stream.suspend(() => {
-              const guard = new StreamGuard(outputs, set.holdBack, request)
-              return response.events.pipe(
-                Stream.mapChunksEffect((chunk) =>
-                  Effect.map(
-                    Effect.forEach(chunk, (e) => guard.push(e)),
-                    (lists) => Chunk.unsafeFromArray(lists.flat()),
-                  ),
-                ),
-                Stream.concat(Stream.fromIterableEffect(Effect.suspend(() => guard.end()))),
-              )
-            })
-            return Effect.succeed({ ...response, events })
-          }
+          if (response._tag === "ChatStream")
+            return Effect.succeed({ ...response, events: guarded(response.events, outputs, set.holdBack, request) })
           return Effect.succeed(response)
         }),
       )
