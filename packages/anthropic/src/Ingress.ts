@@ -52,7 +52,10 @@ const peek = (
     if (Either.isLeft(first)) {
       yield* Scope.close(scope, Exit.void)
       return Option.match(first.left, {
-        onNone: () => Either.right(Stream.empty),
+        onNone: () =>
+          Either.left(
+            new Errors.UpstreamError({ message: "the upstream ended the stream without an answer", status: 502 }),
+          ),
         onSome: (e) => Either.left(e),
       })
     }
