@@ -44,7 +44,9 @@ export const plugin: Middleware.Plugin = {
           )
         store = RedisLimiter.make({ redis: connection, prefix: redis.prefix, timeoutMs: section.timeout })
       }
-      const estimator = yield* Tokens.background
+      // Loaded before the gateway listens: building the BPE tables takes the event loop for a
+      // second or more, which must not happen while requests (and Redis timeouts) are in flight.
+      const estimator = yield* Tokens.loaded
       const { store: _kind, timeout: _timeout, ...settings } = section
       return { middleware: RateLimit.make({ store }, settings, estimator) }
     }),

@@ -5,7 +5,7 @@
  * with the provider's actual usage when the answer arrives. Long prompts are encoded up to a
  * cap and extrapolated, so estimating never costs more than a few milliseconds.
  */
-import { Effect, type Scope } from "effect"
+import { Effect } from "effect"
 import { Tiktoken } from "js-tiktoken/lite"
 import type { GatewayRequest } from "@sluice/core"
 import type { ChatRequest } from "@sluice/schema"
@@ -13,7 +13,7 @@ import type { ChatRequest } from "@sluice/schema"
 export interface Estimator {
   /** Estimated input tokens of a request (0 for requests that carry no content). */
   readonly estimate: (request: GatewayRequest) => number
-  /** True once the BPE tables are loaded (until then, ~4 characters a token). */
+  /** True for the BPE tokenizer, false for the ~4-characters-a-token stand-in. */
   readonly exact: () => boolean
 }
 
@@ -71,13 +71,13 @@ const estimator = (count: (text: string) => number, exact: () => boolean): Estim
   }
 }
 
-/** ~4 characters a token: the stand-in while the tokenizer loads. */
+/** ~4 characters a token: a stand-in where loading the tokenizer is not worth it (tests, tools). */
 export const heuristic: Estimator = estimator(
   (text) => Math.ceil(text.length / 4),
   () => false,
 )
 
-/** Load the tokenizer now (about a second), then estimate exactly. */
+/** Load the tokenizer (a second or two of CPU: do it at start, never while serving). */
 export const loaded: Effect.Effect<Estimator> = Effect.gen(function* () {
   // Imported on demand: the rank table is megabytes of JS that only the limiter needs.
   const ranks = yield* Effect.promise(() => import("js-tiktoken/ranks/cl100k_base"))
@@ -87,17 +87,4 @@ export const loaded: Effect.Effect<Estimator> = Effect.gen(function* () {
     (text) => enc.encode(text, [], []).length,
     () => true,
   )
-})
-
-/** Estimate at once with the heuristic while the tokenizer loads in the background (scoped). */
-export const background: Effect.Effect<Estimator, never, Scope.Scope> = Effect.gen(function* () {
-  let current: Estimator = heuristic
-  yield* Effect.forkScoped(
-    Effect.tap(loaded, (e) =>
-      Effect.sync(() => {
-        current = e
-      }),
-    ),
-  )
-  return { estimate: (r) => current.estimate(r), exact: () => current.exact() }
 })
