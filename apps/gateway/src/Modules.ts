@@ -24,7 +24,7 @@ export const providerTypes: ReadonlyArray<ProviderType> = [
 export const ingresses = (_config: Config.GatewayConfig): ReadonlyArray<Ingress.Ingress> => [
   // Order matters where paths are shared (GET /v1/models): anthropic, gemini, openai.
   SluiceAnthropic.Ingress.ingress,
-  Either.getOrThrow(SluiceGemini.Ingress.fromConfig(_config)),
+  Either.getOrThrowWith(SluiceGemini.Ingress.fromConfig(_config), (e) => e),
   SluiceOpenAI.Ingress.ingress,
 ]
 
