@@ -24,6 +24,7 @@ import { Errors, type GatewayError, Parts, type StreamEvent, type Usage } from "
 import { Cause, Effect, Exit, Option, Redacted, Stream, type Tracer } from "effect"
 import type { Instruments } from "./Metrics.ts"
 import * as Redact from "./Redact.ts"
+import { RequestSpan } from "./RequestSpan.ts"
 import * as Traceparent from "./Traceparent.ts"
 
 export interface AccessLogOptions {
@@ -62,6 +63,8 @@ interface Observation {
   readonly operation: string
   readonly model: string | undefined
   readonly span: Span | undefined
+  /** What inner middleware sees as the current span (annotations land here). */
+  readonly effectSpan: RequestSpan
   target?: string
   attempts?: string
   responseModel?: string
@@ -163,7 +166,8 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
           parentContext,
         )
       }
-      return { request, operation, model, span, stream: false, done: false }
+      const effectSpan = new RequestSpan(span === undefined ? operation : `${operation} ${model ?? ""}`, span)
+      return { request, operation, model, span, effectSpan, stream: false, done: false }
     }
 
     const observeEvent = (o: Observation, e: StreamEvent) => {
@@ -214,7 +218,8 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
       if (o.done) return
       o.done = true
       const latencyMs = Date.now() - o.request.ctx.startedAt
-      const principal = o.request.ctx.principal
+      // A principal set before us (tracing inside auth), or the name auth annotated further in.
+      const keyName = o.request.ctx.principal?.name ?? o.effectSpan.keyName
       const provider = o.target === undefined ? undefined : o.target.slice(0, o.target.indexOf("/"))
       const usage = o.usage
       const span = o.span
@@ -247,7 +252,7 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
         const attrs: Attributes = { "gen_ai.operation.name": o.operation }
         if (provider !== undefined) attrs["gen_ai.provider.name"] = provider
         if (o.model !== undefined) attrs["gen_ai.request.model"] = o.model
-        if (principal !== undefined) attrs["sluice.key.name"] = principal.name
+        if (keyName !== undefined) attrs["sluice.key.name"] = keyName
         metrics.requests.add(1, attrs)
         metrics.duration.record(latencyMs / 1000, attrs)
         if (error !== undefined) metrics.errors.add(1, { ...attrs, "error.type": error.type })
@@ -265,7 +270,7 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
           time: new Date().toISOString(),
           type: "access",
           id: ctx.id,
-          key: principal?.name ?? null,
+          key: keyName ?? null,
           ingress: ctx.ingress,
           operation: o.operation,
           model: o.model ?? null,
@@ -310,7 +315,7 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
         ),
       )
       return effectTracer !== undefined && o.span !== undefined
-        ? underSpan(observed, effectTracer, OtelTracer.makeExternalSpan(o.span.spanContext()))
+        ? underSpan(observed, effectTracer, o.effectSpan)
         : observed
     }
 
@@ -319,17 +324,16 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
         const o = begin(request)
         let call: Effect.Effect<GatewayResponse, GatewayError>
         if (o.span !== undefined && effectTracer !== undefined) {
-          const sc = o.span.spanContext()
           // The upstream (and every attempt) continues our trace, not the client's span.
           const forwarded: GatewayRequest = {
             ...request,
-            ctx: { ...request.ctx, headers: { ...request.ctx.headers, traceparent: Traceparent.format(sc) } },
+            ctx: {
+              ...request.ctx,
+              headers: { ...request.ctx.headers, traceparent: Traceparent.format(o.span.spanContext()) },
+            },
           }
-          call = next(forwarded).pipe(
-            Effect.withParentSpan(OtelTracer.makeExternalSpan(sc)),
-            Effect.withTracer(effectTracer),
-          )
-        } else call = next(request)
+          call = next(forwarded).pipe(Effect.withParentSpan(o.effectSpan), Effect.withTracer(effectTracer))
+        } else call = Effect.withParentSpan(next(request), o.effectSpan)
         return call.pipe(
           Effect.map((response) => {
             observeResponse(o, response)

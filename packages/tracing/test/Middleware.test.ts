@@ -212,6 +212,25 @@ describe("tracing middleware", () => {
     }),
   )
 
+  it.effect("an inner middleware's key-name annotation reaches the span and the log", () =>
+    Effect.gen(function* () {
+      const { exporter, lines, build } = setup()
+      const stub = Stub.stub()
+      // What auth does after verifying a key: annotate the current span with the key's name.
+      const auth: HandlerFn = (request) =>
+        Effect.zipRight(Effect.annotateCurrentSpan("sluice.key.name", "team-b"), stub.handler(request))
+      yield* (yield* build)(auth)(Stub.chat({ model: "m" }))
+      const [root] = byName(exporter.getFinishedSpans(), "chat m")
+      expect(root!.attributes["sluice.key.name"]).toBe("team-b")
+      expect(lines[0]).toMatchObject({ key: "team-b" })
+      // Also without spans (metrics and logs only).
+      const quiet: Array<Record<string, unknown>> = []
+      const noSpans = yield* Middleware.make({ accessLog: { write: (l) => quiet.push(JSON.parse(l)), prompts: false } })
+      yield* noSpans(auth)(Stub.chat({ model: "m" }))
+      expect(quiet[0]).toMatchObject({ key: "team-b" })
+    }),
+  )
+
   it.effect("without a tracer, no span is made and traceparent passes through untouched", () =>
     Effect.gen(function* () {
       const stub = Stub.stub()
