@@ -75,7 +75,8 @@ describe("streamGenerateContent", () => {
     expect(res.headers.get("content-type")).toContain("application/json")
     const reads: Array<string> = []
     const decoder = new TextDecoder()
-    for await (const chunk of res.body!) reads.push(decoder.decode(chunk as Uint8Array))
+    const reader = res.body!.getReader()
+    for (let r = await reader.read(); !r.done; r = await reader.read()) reads.push(decoder.decode(r.value))
     const text = reads.join("")
     expect(text.startsWith("[")).toBe(true)
     const chunks = JSON.parse(text) as Array<{
