@@ -155,6 +155,26 @@ describe("@google/genai → Sluice → Gemini upstream", () => {
     expect(chunks.at(-1)?.candidates?.[0]?.finishReason).toBe("STOP")
   })
 
+  it("a streamed chat keeps signatures across turns (chats API history, call → functionResponse → answer)", async () => {
+    const chat = ai.chats.create({
+      model: "gemini-2.5-flash",
+      config: { tools: [{ functionDeclarations: [weather] }] },
+    })
+    const calls = []
+    for await (const c of await chat.sendMessageStream({ message: "please get_weather for Lima" }))
+      calls.push(...(c.functionCalls ?? []))
+    expect(calls.map((c) => c.name)).toEqual(["get_weather"])
+    let answer = ""
+    for await (const c of await chat.sendMessageStream({
+      message: [{ functionResponse: { name: "get_weather", response: { output: "21C" } } }],
+    }))
+      answer += c.text ?? ""
+    expect(answer).toBe('Results: get_weather → {"output":"21C"}')
+    const sent = upstream.generateBodies().at(-1) as { contents: Array<{ role: string; parts: Array<Part> }> }
+    expect(sent.contents.map((c) => c.role)).toEqual(["user", "model", "user"])
+    expect(upstream.signatures.has(sent.contents[1]!.parts.find((p) => p.functionCall)!.thoughtSignature!)).toBe(true)
+  })
+
   it("passes image input through as inlineData", async () => {
     await ai.models.generateContent({
       model: "gemini-2.5-flash",
@@ -345,7 +365,7 @@ describe("@google/genai → Sluice → built-in mock provider", () => {
       400,
       "INVALID_ARGUMENT",
     )
-    expect(e.message).toMatch(/candidate/)
+    expect(e.message).toMatch(/^generationConfig.candidateCount 2 is not supported/)
     const notFound = await expectApiError(
       ai.models.generateContent({ model: "no-such-model", contents: "hi" }),
       404,

@@ -84,12 +84,26 @@ const textOf = (content: Wire.Content, path: string): Either.Either<string, Erro
 
 // ---- generateContent / streamGenerateContent --------------------------------------------------
 
+/**
+ * Providers phrase refusals canonically ("one candidate only"); a Gemini client set
+ * generationConfig.candidateCount, so name that field.
+ */
+const inClientTerms = (e: GatewayError, chat: ChatRequest): GatewayError =>
+  e._tag === "InvalidRequest" && e.param === undefined && (chat.candidates ?? 1) > 1 && /candidate/i.test(e.message)
+    ? new Errors.InvalidRequest({
+        message: `generationConfig.candidateCount ${chat.candidates} is not supported by the model's provider (${e.message})`,
+        param: "generationConfig.candidateCount",
+      })
+    : e
+
 const generate = (request: Ingress.IngressRequest, handler: HandlerFn, stream: boolean) =>
   run(
     Effect.gen(function* () {
       const body = yield* request.json
       const chat = yield* Request.decode(body, { model: modelParam(request.params), stream })
-      const response = yield* handler({ _tag: "Chat", ctx: request.ctx, chat })
+      const response = yield* handler({ _tag: "Chat", ctx: request.ctx, chat }).pipe(
+        Effect.mapError((e) => inClientTerms(e, chat)),
+      )
       if (!stream) {
         if (response._tag !== "Chat") return yield* Effect.fail(unexpected(response))
         return json(Response.toGemini(response.chat), response.headers)
