@@ -140,6 +140,8 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
     const effectTracer =
       otel === undefined ? undefined : yield* OtelTracer.make.pipe(Effect.provideService(OtelTracer.OtelTracer, otel))
     const { metrics, accessLog } = options
+    // Nothing to record (exporter none, no metrics, no log): cost nothing per request.
+    if (otel === undefined && metrics === undefined && accessLog === undefined) return (next: HandlerFn) => next
 
     const begin = (request: GatewayRequest): Observation => {
       const operation = operationOf(request)
