@@ -564,30 +564,36 @@ export const start = async (options: Options = {}): Promise<GeminiMock> => {
           })
         }
         if (!stream) {
-          const merged = chunks.reduce<Json>((acc, c) => {
-            const cand = (isObj(c) && Array.isArray(c.candidates) ? c.candidates[0] : undefined) as Json | undefined
-            const accCand = (acc.candidates as Array<Json> | undefined)?.[0]
-            if (cand !== undefined) {
-              if (accCand === undefined)
-                acc.candidates = [
-                  {
-                    ...cand,
-                    content: {
-                      role: "model",
-                      parts: [...(((cand.content as Json | undefined)?.parts as Array<Json>) ?? [])],
-                    },
-                  },
-                ]
-              else {
-                ;((accCand.content as Json).parts as Array<Json>).push(
-                  ...(((cand.content as Json | undefined)?.parts as Array<Json>) ?? []),
-                )
-                for (const [k, v] of Object.entries(cand)) if (k !== "content") accCand[k] = v
-              }
-            }
-            for (const [k, v] of Object.entries(c)) if (k !== "candidates") acc[k] = v
-            return acc
-          }, {})
+          // One scripted chunk is the whole answer (several candidates included); more are merged.
+          const merged =
+            chunks.length === 1
+              ? chunks[0]!
+              : chunks.reduce<Json>((acc, c) => {
+                  const cand = (isObj(c) && Array.isArray(c.candidates) ? c.candidates[0] : undefined) as
+                    | Json
+                    | undefined
+                  const accCand = (acc.candidates as Array<Json> | undefined)?.[0]
+                  if (cand !== undefined) {
+                    if (accCand === undefined)
+                      acc.candidates = [
+                        {
+                          ...cand,
+                          content: {
+                            role: "model",
+                            parts: [...(((cand.content as Json | undefined)?.parts as Array<Json>) ?? [])],
+                          },
+                        },
+                      ]
+                    else {
+                      ;((accCand.content as Json).parts as Array<Json>).push(
+                        ...(((cand.content as Json | undefined)?.parts as Array<Json>) ?? []),
+                      )
+                      for (const [k, v] of Object.entries(cand)) if (k !== "content") accCand[k] = v
+                    }
+                  }
+                  for (const [k, v] of Object.entries(c)) if (k !== "candidates") acc[k] = v
+                  return acc
+                }, {})
           res.writeHead(200, { "content-type": "application/json; charset=UTF-8" })
           res.end(JSON.stringify(merged, null, 2))
           return
