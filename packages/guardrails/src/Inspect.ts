@@ -15,6 +15,8 @@ type Outcome<A> = { readonly value: A; readonly changed: boolean }
 export class Inspector {
   error: Errors.GuardrailViolation | undefined
   changed = false
+  /** Characters of input as the client sent them (size limits). */
+  chars = 0
   /** Text seen (after masking), for custom checks and size limits. */
   readonly seen: Array<string> = []
   constructor(
@@ -25,6 +27,7 @@ export class Inspector {
 
   text(value: string, tool = false): string {
     if (this.error !== undefined) return value
+    this.chars += value.length
     const r = Scan.text(tool ? this.tools : this.plain, this.direction, value)
     if (r._tag === "Blocked") this.error = r.error
     else if (r._tag === "Redacted") {
@@ -114,9 +117,7 @@ export class Inspector {
 const forDirection = (policies: ReadonlyArray<Compiled>, direction: Scan.Direction) =>
   policies.filter((p) => (direction === "input" ? p.input : p.output))
 
-const sizeCheck = (policies: ReadonlyArray<Compiled>, seen: ReadonlyArray<string>) => {
-  let chars = 0
-  for (const s of seen) chars += s.length
+const sizeCheck = (policies: ReadonlyArray<Compiled>, chars: number) => {
   for (const p of policies) {
     if (p.maxInputChars !== undefined && chars > p.maxInputChars)
       return Scan.violation(p.name, "input", `the input has ${chars} characters; the limit is ${p.maxInputChars}`)
@@ -176,7 +177,7 @@ export const input = (
       return Effect.succeed(request)
   }
   if (inspector.error !== undefined) return Effect.fail(inspector.error)
-  const tooBig = sizeCheck(policies, inspector.seen)
+  const tooBig = sizeCheck(policies, inspector.chars)
   if (tooBig !== undefined) return Effect.fail(tooBig)
   return Effect.as(runCustom(policies, "input", inspector.seen.join("\n"), request), next)
 }
