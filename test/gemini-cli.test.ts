@@ -83,6 +83,29 @@ describe("Gemini CLI → Sluice → mock provider", () => {
     expect(r.stdout.trimEnd()).toMatch(/hello from gemini cli$/)
   }, 120_000)
 
+  it("runs a tool loop: the model's functionCall, the CLI's tool, the functionResponse back", async () => {
+    const home = tempDir("gemini-home")
+    SetupGeminiCli.write(home, gw.url, "anything")
+    const work = tempDir("gemini-work")
+    // The mock provider calls a tool the prompt names, with "mock" for each required string.
+    Fs.mkdirSync(Path.join(work, "mock"))
+    Fs.writeFileSync(Path.join(work, "mock", "found-me.txt"), "x")
+    const r = await runNode(
+      geminiBin,
+      ["-p", "please use list_directory now", "-m", "gemini-2.5-pro", "-o", "json"],
+      baseEnv(home),
+      work,
+    )
+    expect(r.status).toBe(0)
+    const out = JSON.parse(r.stdout) as {
+      response: string
+      stats: { tools: { totalCalls: number; totalSuccess: number } }
+    }
+    expect(out.stats.tools).toMatchObject({ totalCalls: 1, totalSuccess: 1 })
+    expect(out.response).toMatch(/^tool result: list_directory=/)
+    expect(out.response).toContain("found-me.txt")
+  }, 120_000)
+
   it("works with nothing but what `sluice setup gemini-cli --write` wrote", async () => {
     const home = tempDir("gemini-home")
     const setup = await runNode(sluiceBin, ["setup", "gemini-cli", "--url", gw.url, "--write"], baseEnv(home), root)
