@@ -104,6 +104,22 @@ export interface DecodeOptions {
   readonly ledger: CallLedger
   /** Makes an id for a functionCall without one (`n` counts calls in this message). */
   readonly makeId: (n: number) => string
+  /**
+   * Answers only: show code-execution parts (from the pass-through codeExecution tool) as
+   * Markdown text, the one form every client and the next turn can carry.
+   */
+  readonly codeAsText?: boolean
+}
+
+/** executableCode / codeExecutionResult as Markdown, or undefined for other parts. */
+export const codeText = (p: Wire.Part): string | undefined => {
+  if (p.executableCode !== undefined) {
+    const lang = typeof p.executableCode.language === "string" ? p.executableCode.language.toLowerCase() : ""
+    return `\n\`\`\`${lang}\n${String(p.executableCode.code ?? "")}\n\`\`\`\n`
+  }
+  if (p.codeExecutionResult !== undefined)
+    return `\n\`\`\`output\n${String(p.codeExecutionResult.output ?? "")}\n\`\`\`\n`
+  return undefined
 }
 
 /** Decode one Content's parts. */
@@ -185,13 +201,19 @@ export const decode = (
         out.push(isError ? { ...result, isError: true } : result)
         break
       }
-      default:
+      default: {
+        const code = options.codeAsText === true ? codeText(p) : undefined
+        if (code !== undefined) {
+          out.push({ type: "text", text: code })
+          break
+        }
         return Either.left(
           new Errors.InvalidRequest({
             message: `'${where}.${field}' parts are not supported by this gateway`,
             param: `${where}.${field}`,
           }),
         )
+      }
     }
   }
   return Either.right(out)

@@ -110,6 +110,7 @@ export const fromGemini = (
       path: "candidates[0].content.parts",
       ledger: new GParts.CallLedger(),
       makeId: (n) => `${prefix}${n}`,
+      codeAsText: true,
     })
     if (Either.isLeft(decoded))
       return Either.left(new Errors.UpstreamError({ message: `Gemini answered ${decoded.left.message}`, status: 502 }))

@@ -171,6 +171,8 @@ class Decoder {
         )
         out.push({ _tag: "tool_call_delta", index, arguments: JSON.stringify(p.functionCall.args ?? {}) })
         out.push({ _tag: "tool_call_end", index })
+      } else if (GParts.codeText(p) !== undefined) {
+        out.push({ _tag: "text_delta", text: GParts.codeText(p)! })
       } else if (p.text !== undefined || sig !== undefined) {
         const text = p.text ?? ""
         if (text === "" && sig === undefined) continue

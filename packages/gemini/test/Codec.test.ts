@@ -421,6 +421,30 @@ describe("Response", () => {
   })
 })
 
+describe("code execution (the pass-through codeExecution tool)", () => {
+  it("shows executableCode and its result as Markdown text in answers and streams", async () => {
+    const parts = [
+      { executableCode: { language: "PYTHON", code: "print(1+1)" } },
+      { codeExecutionResult: { outcome: "OUTCOME_OK", output: "2" } },
+      { text: "The answer is 2." },
+    ]
+    const raw = { candidates: [{ content: { role: "model", parts }, finishReason: "STOP" }] }
+    const r = ok(Response.fromGemini(raw as Wire.GenerateContentResponse, raw, "m"))
+    expect(r.parts).toEqual([
+      { type: "text", text: "\n```python\nprint(1+1)\n```\n" },
+      { type: "text", text: "\n```output\n2\n```\n" },
+      { type: "text", text: "The answer is 2." },
+    ])
+    const events = await run(StreamCodec.fromChunks(Stream.make(raw as Wire.GenerateContentResponse), "m"))
+    expect(
+      events
+        .filter((e) => e._tag === "text_delta")
+        .map((e) => (e as { text: string }).text)
+        .join(""),
+    ).toBe("\n```python\nprint(1+1)\n```\n\n```output\n2\n```\nThe answer is 2.")
+  })
+})
+
 describe("ErrorCodec", () => {
   it.each([
     [new Errors.InvalidRequest({ message: "m" }), 400, "INVALID_ARGUMENT"],
