@@ -5,7 +5,8 @@
  * subscription is down the cache is bypassed (it could be stale), and if Redis itself is down
  * lookups fail: auth then fails closed.
  */
-import { Effect, Either, Schema, type Scope } from "effect"
+import { randomUUID } from "node:crypto"
+import { Deferred, Effect, Either, Exit, Schedule, Schema, type Scope } from "effect"
 import type { Redis } from "ioredis"
 import { equalHashes } from "./Hash.ts"
 import { KeyRecord } from "./KeyRecord.ts"
@@ -52,7 +53,10 @@ export const make = (options: RedisKeyStoreOptions): Effect.Effect<KeyStore, nev
     const cache = new Map<string, CacheEntry>()
     // Bumped on every invalidation: a lookup that raced one must not cache what it read.
     let generation = 0
+    // True only once a probe we published came back through our own subscription: a connection
+    // that says "ready" is not proof that its SUBSCRIBE took (seen under load at start).
     let subscribed = false
+    const probes = new Map<string, () => void>()
 
     const invalidate = (hashes: ReadonlyArray<string>) => {
       generation++
@@ -62,43 +66,62 @@ export const make = (options: RedisKeyStoreOptions): Effect.Effect<KeyStore, nev
 
     const onMessage = (ch: string, message: string) => {
       if (ch !== channel) return
+      let parsed: unknown
       try {
-        const parsed: unknown = JSON.parse(message)
-        invalidate(Array.isArray(parsed) ? parsed.filter((h): h is string => typeof h === "string") : [])
+        parsed = JSON.parse(message)
       } catch {
-        invalidate([])
+        return invalidate([])
       }
-    }
-    const onReady = () => {
-      // Messages sent while we were away are lost: start from an empty cache.
+      if (Array.isArray(parsed)) return invalidate(parsed.filter((h): h is string => typeof h === "string"))
+      const probe = (parsed as { probe?: unknown } | null)?.probe
+      if (typeof probe === "string") return probes.get(probe)?.()
       invalidate([])
-      subscribed = true
     }
     const onDown = () => {
       subscribed = false
       invalidate([])
     }
     subscriber.on("message", onMessage)
-    subscriber.on("ready", onReady)
+    subscriber.on("ready", onDown)
     subscriber.on("close", onDown)
     subscriber.on("end", onDown)
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         subscriber.off("message", onMessage)
-        subscriber.off("ready", onReady)
+        subscriber.off("ready", onDown)
         subscriber.off("close", onDown)
         subscriber.off("end", onDown)
       }),
     )
-    // ioredis re-subscribes by itself after a reconnect; the first SUBSCRIBE is queued until connected.
-    yield* Effect.tryPromise(() => subscriber.subscribe(channel)).pipe(
-      Effect.timeout(timeoutMs * 4),
-      Effect.tap(() =>
-        Effect.sync(() => {
-          subscribed = subscriber.status === "ready"
-        }),
+
+    /** (Re)subscribe if needed and prove the subscription delivers; the cache is used only then. */
+    const verify = Effect.gen(function* () {
+      const nonce = randomUUID()
+      const arrived = yield* Deferred.make<void>()
+      probes.set(nonce, () => Deferred.unsafeDone(arrived, Exit.void))
+      const ok = yield* Effect.tryPromise(() => subscriber.subscribe(channel)).pipe(
+        Effect.zipRight(Effect.tryPromise(() => redis.publish(channel, JSON.stringify({ probe: nonce })))),
+        Effect.zipRight(Deferred.await(arrived)),
+        Effect.timeout(Math.max(1_000, timeoutMs * 2)),
+        Effect.as(true),
+        Effect.catchAll(() => Effect.succeed(false)),
+        Effect.ensuring(Effect.sync(() => probes.delete(nonce))),
+      )
+      if (ok && !subscribed) invalidate([])
+      subscribed = ok
+    })
+    yield* verify
+    if (!subscribed)
+      yield* Effect.logWarning(
+        "auth: key change notices are not reaching this instance yet; not caching keys until they do",
+      )
+    // Every second while unproven, every ten seconds once proven.
+    let tick = 0
+    yield* Effect.forkScoped(
+      Effect.repeat(
+        Effect.suspend(() => (++tick % 10 === 0 || !subscribed ? verify : Effect.void)),
+        Schedule.spaced("1 second"),
       ),
-      Effect.catchAll(() => Effect.logWarning(`auth: cannot subscribe to key changes yet; retrying in the background`)),
     )
 
     const run = <A>(what: string, f: () => Promise<A>): Effect.Effect<A, StoreUnavailable> =>
