@@ -53,6 +53,35 @@ const levelEffort = {
   HIGH: "high",
 } as const
 
+/**
+ * A reasoning block streamed from a provider that signs blocks at the end (Anthropic's
+ * signature_delta) reaches a Gemini client as unsigned thought parts closed by an empty signed
+ * one — a shape Gemini itself never produces. Replayed, those parts are one signed block again.
+ */
+export const closeThoughts = (parts: ReadonlyArray<Part>): Array<Part> => {
+  const out: Array<Part> = []
+  for (const p of parts) {
+    if (p.type === "reasoning" && p.text === "" && p.signature !== undefined && p.redacted === undefined) {
+      let start = out.length
+      while (start > 0) {
+        const prev = out[start - 1]!
+        if (prev.type !== "reasoning" || prev.signature !== undefined || prev.redacted !== undefined) break
+        start--
+      }
+      if (start < out.length) {
+        const text = out
+          .slice(start)
+          .map((r) => (r.type === "reasoning" ? r.text : ""))
+          .join("")
+        out.splice(start, out.length - start, { type: "reasoning", text, signature: p.signature })
+        continue
+      }
+    }
+    out.push(p)
+  }
+  return out
+}
+
 /** `models/x` and `tunedModels/x` → `x` as the router knows it; `x` stays `x`. */
 export const modelId = (name: string): string => name.replace(/^models\//, "")
 
@@ -102,7 +131,13 @@ export const fromWire = (
       makeId: (n) => `${GParts.syntheticPrefix}${i}_${n}`,
     })
     if (Either.isLeft(parts)) return Either.left(parts.left)
-    messages.push({ role: role === "model" ? "assistant" : "user", parts: parts.right })
+    const canonicalRole = role === "model" ? "assistant" : "user"
+    const last = messages[messages.length - 1]
+    // js-genai's chat history keeps each streamed chunk as its own Content: one turn, many
+    // Contents. They are one canonical message.
+    if (last !== undefined && last.role === canonicalRole)
+      messages[messages.length - 1] = { role: canonicalRole, parts: closeThoughts([...last.parts, ...parts.right]) }
+    else messages.push({ role: canonicalRole, parts: closeThoughts(parts.right) })
   }
   if (req.contents.length === 0)
     return invalid("* GenerateContentRequest.contents: contents is not specified", "contents")

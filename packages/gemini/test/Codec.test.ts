@@ -103,6 +103,25 @@ describe("Request.decode (Gemini → canonical)", () => {
     expect(chat.messages[1]?.parts[0]).toMatchObject({ id: "x__1", content: [{ type: "text", text: '{"v":1}' }] })
   })
 
+  it("joins a turn split over several Contents, and closes a block signed at its end", () => {
+    const chat = ok(
+      decode({
+        contents: [
+          user("q"),
+          { role: "model", parts: [{ text: "I should ", thought: true }] },
+          { role: "model", parts: [{ text: "look.", thought: true }] },
+          { role: "model", parts: [{ text: "", thought: true, thoughtSignature: "SIG" }] },
+          { role: "model", parts: [{ functionCall: { id: "t1", name: "f", args: {} } }] },
+        ],
+      }),
+    )
+    expect(chat.messages).toHaveLength(2)
+    expect(chat.messages[1]?.parts).toEqual([
+      { type: "reasoning", text: "I should look.", signature: "SIG" },
+      { type: "tool_call", id: "t1", name: "f", arguments: "{}" },
+    ])
+  })
+
   it.each([
     [
       "thought parts",
