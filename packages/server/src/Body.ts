@@ -1,13 +1,39 @@
 /**
  * Reading a request body as JSON under a byte limit. The limit is checked against
  * content-length first (no bytes read) and then while streaming, so an oversized body is refused
- * without buffering it whole. Invalid UTF-8 and malformed JSON are InvalidRequest errors.
+ * without buffering it whole. Invalid UTF-8, malformed JSON and JSON nested deeper than
+ * `maxDepth` are InvalidRequest errors.
  */
 import type { HttpServerRequest } from "@effect/platform"
 import { Effect, Stream } from "effect"
 import { Errors, type GatewayError } from "@sluice/schema"
 
 const decoder = new TextDecoder("utf-8", { fatal: true })
+
+/**
+ * Deeper than any real request (serde_json's default limit too). Decoders and error formatters
+ * recurse over the value, so an absurdly deep body would otherwise overflow the stack.
+ */
+export const maxDepth = 128
+
+/** True when the JSON text in `bytes` opens more than `max` nested arrays/objects (strings skipped). */
+export const nestsDeeperThan = (bytes: Uint8Array, max: number): boolean => {
+  // Each level takes at least one byte to open and one to close.
+  if (bytes.length <= 2 * max) return false
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!
+    if (inString) {
+      if (b === 0x5c) i++
+      else if (b === 0x22) inString = false
+    } else if (b === 0x22) inString = true
+    else if (b === 0x7b || b === 0x5b) {
+      if (++depth > max) return true
+    } else if (b === 0x7d || b === 0x5d) depth--
+  }
+  return false
+}
 
 const tooLarge = (limit: number) =>
   new Errors.PayloadTooLarge({ message: `request body exceeds the limit of ${limit} bytes` })
@@ -48,6 +74,10 @@ export const readJson = (
         if (size === 0)
           return Effect.fail(new Errors.InvalidRequest({ message: "the request body is empty; expected JSON" }))
         const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
+        if (nestsDeeperThan(bytes, maxDepth))
+          return Effect.fail(
+            new Errors.InvalidRequest({ message: `the request body nests JSON deeper than ${maxDepth} levels` }),
+          )
         let text: string
         try {
           text = decoder.decode(bytes)
