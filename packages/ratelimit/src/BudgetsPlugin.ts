@@ -5,13 +5,12 @@
  */
 import { Effect, Either, Schema } from "effect"
 import { Config, type Middleware, Router } from "@sluice/core"
-import * as AdminGuard from "./AdminGuard.ts"
+import { AdminGuard, ConfigKeys, Hash, Redis } from "@sluice/auth"
 import * as Budgets from "./Budgets.ts"
 import * as Ledger from "./Ledger.ts"
 import * as Prices from "./Prices.ts"
-import * as Redis from "./Redis.ts"
 import * as RedisLedger from "./RedisLedger.ts"
-import { RedisSection, StoreKind } from "./RedisSection.ts"
+import { StoreKind } from "./StoreKind.ts"
 import * as UsageRoutes from "./UsageRoutes.ts"
 
 export const Section = Schema.Struct({
@@ -58,7 +57,7 @@ export const plugin: Middleware.Plugin = {
               issues: [{ path: "budgets.store", message: "the redis store needs a redis: { url } section" }],
             }),
           )
-        const redis = yield* Config.decodeSection(RedisSection, config.redis, "redis")
+        const redis = yield* Config.decodeSection(ConfigKeys.RedisSection, config.redis, "redis")
         const connection = yield* Redis.connect({ url: redis.url })
         if (!(yield* Redis.awaitReady(connection, 2_000)))
           yield* Effect.logWarning(`budgets: Redis at ${Redis.describe(redis.url)} is not reachable yet`)
@@ -66,7 +65,7 @@ export const plugin: Middleware.Plugin = {
       }
       const admin =
         config.admin === undefined ? undefined : yield* Config.decodeSection(AdminKey, config.admin, "admin")
-      const adminKeyHash = admin?.key !== undefined ? AdminGuard.hashOf(admin.key) : admin?.keyHash?.toLowerCase()
+      const adminKeyHash = admin?.key !== undefined ? Hash.sha256(admin.key) : admin?.keyHash?.toLowerCase()
       return {
         middleware: Budgets.make(
           { ledger, prices, aliases: aliasesOf(config) },

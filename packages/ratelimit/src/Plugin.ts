@@ -6,11 +6,11 @@
  */
 import { Effect, Schema } from "effect"
 import { Config, type Middleware } from "@sluice/core"
+import { ConfigKeys, Redis } from "@sluice/auth"
 import * as MemoryLimiter from "./MemoryLimiter.ts"
 import * as RateLimit from "./RateLimit.ts"
-import * as Redis from "./Redis.ts"
 import * as RedisLimiter from "./RedisLimiter.ts"
-import { RedisSection, StoreKind } from "./RedisSection.ts"
+import { StoreKind } from "./StoreKind.ts"
 import * as Tokens from "./Tokens.ts"
 
 export const Section = Schema.Struct({
@@ -36,7 +36,7 @@ export const plugin: Middleware.Plugin = {
       }
       let store = MemoryLimiter.make()
       if (section.store === "redis") {
-        const redis = yield* Config.decodeSection(RedisSection, config.redis, "redis")
+        const redis = yield* Config.decodeSection(ConfigKeys.RedisSection, config.redis, "redis")
         const connection = yield* Redis.connect({ url: redis.url })
         if (!(yield* Redis.awaitReady(connection, 2_000)))
           yield* Effect.logWarning(

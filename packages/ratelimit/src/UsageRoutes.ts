@@ -5,7 +5,7 @@
 import { HttpServerResponse } from "@effect/platform"
 import { Effect } from "effect"
 import type { Ingress } from "@sluice/core"
-import * as AdminGuard from "./AdminGuard.ts"
+import { AdminGuard } from "@sluice/auth"
 import type { Ledger } from "./Ledger.ts"
 import * as Periods from "./Periods.ts"
 import * as Prices from "./Prices.ts"
