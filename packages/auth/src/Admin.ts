@@ -29,6 +29,7 @@ const CreateBody = Schema.Struct({
   models: Schema.optional(Patterns),
   rateLimit: Schema.optional(RateLimitPolicy),
   budget: Schema.optional(BudgetPolicy),
+  guardrails: Schema.optional(Patterns),
   expiresAt: Schema.optional(Timestamp),
   enabled: Schema.optional(Schema.Boolean),
 })
@@ -39,6 +40,7 @@ const UpdateBody = Schema.Struct({
   models: Schema.optional(Schema.NullOr(Patterns)),
   rateLimit: Schema.optional(Schema.NullOr(RateLimitPolicy)),
   budget: Schema.optional(Schema.NullOr(BudgetPolicy)),
+  guardrails: Schema.optional(Schema.NullOr(Patterns)),
   expiresAt: Schema.optional(Schema.NullOr(Timestamp)),
   enabled: Schema.optional(Schema.Boolean),
 })
@@ -136,6 +138,7 @@ export const routes = (options: AdminOptions): ReadonlyArray<Ingress.PlainRoute>
         ...(b.models !== undefined ? { models: b.models } : {}),
         ...(b.rateLimit !== undefined ? { rateLimit: b.rateLimit } : {}),
         ...(b.budget !== undefined ? { budget: b.budget } : {}),
+        ...(b.guardrails !== undefined ? { guardrails: b.guardrails } : {}),
         ...(b.expiresAt !== undefined ? { expiresAt: new Date(b.expiresAt).toISOString() } : {}),
         enabled: b.enabled ?? true,
         createdAt: now(),
@@ -165,7 +168,7 @@ export const routes = (options: AdminOptions): ReadonlyArray<Ingress.PlainRoute>
       const refused = noBudgets(b.budget)
       if (refused !== undefined) return refused
       const next: Record<string, unknown> = { ...found.right }
-      for (const field of ["name", "models", "rateLimit", "budget", "expiresAt", "enabled"] as const) {
+      for (const field of ["name", "models", "rateLimit", "budget", "guardrails", "expiresAt", "enabled"] as const) {
         const v = b[field]
         if (v === undefined) continue
         if (v === null) delete next[field]

@@ -71,6 +71,8 @@ export const middlewareFn =
         if (model !== undefined && options.passthrough?.(model) === true) return yield* next(request)
         return yield* Effect.fail(invalid)
       }
+      // The request span (tracing runs outside auth) learns whose key this is — its name, never the key.
+      yield* Effect.annotateCurrentSpan("sluice.key.name", record.name)
       const denied = check(record, model, (options.now ?? Date.now)())
       if (denied !== undefined) return yield* Effect.fail(denied)
       const response = yield* next({

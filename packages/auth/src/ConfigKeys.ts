@@ -41,6 +41,7 @@ export const ConfigKey = Schema.Struct({
   models: Schema.optional(Schema.Array(Schema.NonEmptyTrimmedString)),
   rateLimit: Schema.optional(RateLimitPolicy),
   budget: Schema.optional(BudgetPolicy),
+  guardrails: Schema.optional(Schema.Array(Schema.NonEmptyTrimmedString)),
   expiresAt: Schema.optional(Timestamp),
   enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
 }).pipe(Schema.filter((k) => (k.key === undefined) !== (k.keyHash === undefined) || "give either key or keyHash"))
@@ -83,6 +84,7 @@ export const toRecord = (k: ConfigKey): KeyRecord => {
     ...(k.models !== undefined ? { models: k.models } : {}),
     ...(k.rateLimit !== undefined ? { rateLimit: k.rateLimit } : {}),
     ...(k.budget !== undefined ? { budget: k.budget } : {}),
+    ...(k.guardrails !== undefined ? { guardrails: k.guardrails } : {}),
     ...(k.expiresAt !== undefined ? { expiresAt: new Date(k.expiresAt).toISOString() } : {}),
   }
   return record

@@ -1,6 +1,6 @@
 /**
  * A virtual key as stored (config or Redis): its hash, never its plaintext, and the policy the
- * middleware after auth reads from `ctx.principal.policy` (rate limits, budget).
+ * middleware after auth reads from `ctx.principal.policy` (rate limits, budget, guardrails).
  */
 import { Schema } from "effect"
 import type { Principal } from "@sluice/core"
@@ -44,6 +44,8 @@ export const KeyRecord = Schema.Struct({
   models: Schema.optional(Schema.Array(Schema.String)),
   rateLimit: Schema.optional(RateLimitPolicy),
   budget: Schema.optional(BudgetPolicy),
+  /** Names of `guardrails:` policies that apply to this key's requests too. */
+  guardrails: Schema.optional(Schema.Array(Schema.String)),
   expiresAt: Schema.optional(Timestamp),
   enabled: Schema.Boolean,
   createdAt: Schema.optional(Timestamp),
@@ -64,5 +66,6 @@ export const toPrincipal = (r: KeyRecord): Principal => {
   const policy: Record<string, unknown> = {}
   if (r.rateLimit !== undefined) policy.rateLimit = r.rateLimit
   if (r.budget !== undefined) policy.budget = r.budget
+  if (r.guardrails !== undefined) policy.guardrails = r.guardrails
   return { id: r.id, name: r.name, allowedModels: r.models, policy }
 }
