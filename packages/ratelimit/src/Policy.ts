@@ -1,26 +1,16 @@
 /**
  * What @sluice/auth puts in `ctx.principal.policy` for this package to read: the key's rate
- * limits and budget. Decoded defensively — a malformed policy is refused, never ignored.
+ * limits and budget (schemas are @sluice/auth's). Decoded defensively — a malformed policy is refused, never ignored.
  */
-import { Either, Schema } from "effect"
+import { KeyRecord } from "@sluice/auth"
 import type { Principal } from "@sluice/core"
+import { Either, Schema } from "effect"
 
-const PositiveInt = Schema.Number.pipe(Schema.int(), Schema.positive())
+const { BudgetPolicy, RateLimitPolicy } = KeyRecord
+type BudgetPolicy = KeyRecord.BudgetPolicy
+type RateLimitPolicy = KeyRecord.RateLimitPolicy
 
-export const RateLimitPolicy = Schema.Struct({
-  rpm: Schema.optional(PositiveInt),
-  tpm: Schema.optional(PositiveInt),
-})
-export type RateLimitPolicy = typeof RateLimitPolicy.Type
-
-export const BudgetPeriod = Schema.Literal("total", "daily", "weekly", "monthly")
-export type BudgetPeriod = typeof BudgetPeriod.Type
-
-export const BudgetPolicy = Schema.Struct({
-  usd: Schema.Number.pipe(Schema.nonNegative()),
-  period: Schema.optionalWith(BudgetPeriod, { default: () => "total" as const }),
-})
-export type BudgetPolicy = typeof BudgetPolicy.Type
+export type BudgetPeriod = KeyRecord.BudgetPeriod
 
 const decodeRate = Schema.decodeUnknownEither(RateLimitPolicy)
 const decodeBudget = Schema.decodeUnknownEither(BudgetPolicy)
