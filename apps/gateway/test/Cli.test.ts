@@ -5,7 +5,10 @@ import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, vi } from "vitest"
+
+// Each case starts real processes (a cold TypeScript load each): generous under a loaded CI box.
+vi.setConfig({ testTimeout: 120_000 })
 
 const bin = new URL("../bin/sluice.mjs", import.meta.url).pathname
 const tmp = Fs.mkdtempSync(Path.join(Os.tmpdir(), "sluice-cli-"))
