@@ -2,12 +2,20 @@
  * The guardrails middleware: which policies apply (global, by model pattern, by key), the
  * request checked on the way in, the answer on the way out — streamed answers as they flow.
  */
-import type { Config, GatewayRequest, GatewayResponse, HandlerFn, MiddlewareFn } from "@sluice/core"
+import {
+  Config,
+  type GatewayRequest,
+  type GatewayResponse,
+  type HandlerFn,
+  Middleware as MiddlewareM,
+  type MiddlewareFn,
+  type MiddlewareSpec,
+} from "@sluice/core"
 import { Errors, type GatewayError, type StreamEvent } from "@sluice/schema"
 import { Chunk, Effect, Either, Option, Stream } from "effect"
 import type * as Custom from "./Custom.ts"
 import * as Inspect from "./Inspect.ts"
-import { type Compiled, compile, type GuardrailsConfig, type PolicySet } from "./Policy.ts"
+import { type Compiled, compile, GuardrailsConfig, type GuardrailsConfigInput, type PolicySet } from "./Policy.ts"
 import { StreamGuard } from "./StreamGuard.ts"
 
 const keyPolicyNames = (request: GatewayRequest): Either.Either<ReadonlyArray<string>, GatewayError> => {
@@ -123,3 +131,18 @@ export interface Options {
 /** Build the middleware, validating the config (bad config fails here, naming the path). */
 export const make = (options: Options): Effect.Effect<MiddlewareFn, Config.ConfigError> =>
   Effect.map(compile(options.config, options.custom ?? {}), fromPolicies)
+
+/**
+ * `Guardrails.Middleware.middleware({ config })`: the middleware as a pipeline entry for
+ * programmatic gateways; `config` is written as in YAML and validated when the pipeline is built.
+ */
+export const middleware = (options: {
+  readonly config: GuardrailsConfigInput
+  readonly custom?: Custom.Registry | undefined
+}): MiddlewareSpec<Config.ConfigError> =>
+  MiddlewareM.make(
+    "guardrails",
+    Effect.flatMap(Config.decodeSection(GuardrailsConfig, options.config, "guardrails"), (config) =>
+      make({ config, custom: options.custom }),
+    ),
+  )

@@ -19,7 +19,14 @@ import {
   trace,
   type Tracer as OtelTracerApi,
 } from "@opentelemetry/api"
-import type { GatewayRequest, GatewayResponse, HandlerFn, MiddlewareFn } from "@sluice/core"
+import {
+  type GatewayRequest,
+  type GatewayResponse,
+  type HandlerFn,
+  Middleware as MiddlewareM,
+  type MiddlewareFn,
+  type MiddlewareSpec,
+} from "@sluice/core"
 import { Errors, type GatewayError, Parts, type StreamEvent, type Usage } from "@sluice/schema"
 import { Cause, Effect, Exit, Option, Redacted, Stream, type Tracer } from "effect"
 import type { Instruments } from "./Metrics.ts"
@@ -352,3 +359,6 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
         )
       }
   })
+
+/** `Tracing.middleware(options)`: the middleware as a pipeline entry, for programmatic gateways. */
+export const middleware = (options: Options): MiddlewareSpec => MiddlewareM.make("tracing", make(options))
