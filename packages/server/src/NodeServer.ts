@@ -2,9 +2,11 @@
  * The Node adapter: serves an HttpApp on node:http with graceful shutdown. When its scope closes
  * (SIGTERM through NodeRuntime.runMain), it stops accepting connections, lets in-flight requests
  * finish, answers requests that still arrive on kept-alive connections with 503, and after
- * `shutdownTimeout` closes whatever connections remain.
+ * `shutdownTimeout` closes whatever connections remain. Slow clients are bounded: header and
+ * request timeouts, and a write-stall timeout for clients that stop reading their response.
  */
 import * as Http from "node:http"
+import type * as Net from "node:net"
 import { NodeHttpServer } from "@effect/platform-node"
 import { type HttpApp, HttpServer } from "@effect/platform"
 import { Effect, Layer } from "effect"
@@ -14,11 +16,39 @@ export interface NodeServerOptions {
   readonly port: number
   /** Milliseconds to wait for in-flight requests on shutdown. */
   readonly shutdownTimeout?: number | undefined
+  /** Milliseconds a client may take to send the request headers (slowloris guard); default 30 s. */
+  readonly headersTimeout?: number | undefined
+  /** Milliseconds a client may take to send the whole request; default 300 s. */
+  readonly requestTimeout?: number | undefined
+  /** Milliseconds an idle kept-alive connection stays open; default 5 s. */
+  readonly keepAliveTimeout?: number | undefined
+  /**
+   * Milliseconds a response may wait on a client that has stopped reading (bytes queued, none
+   * accepted) before the connection is closed; default 60 s. Idle streams are not affected.
+   */
+  readonly writeStallTimeout?: number | undefined
 }
 
 export const make = (app: HttpApp.Default, options: NodeServerOptions) =>
   Effect.gen(function* () {
-    const server = Http.createServer({ keepAliveTimeout: 5_000, headersTimeout: 30_000, requestTimeout: 300_000 })
+    const headersTimeout = options.headersTimeout ?? 30_000
+    const server = Http.createServer({
+      keepAliveTimeout: options.keepAliveTimeout ?? 5_000,
+      headersTimeout,
+      requestTimeout: options.requestTimeout ?? 300_000,
+      // Node checks these timeouts only this often (30 s by default), which would let a slow
+      // client hold its connection for up to twice the timeout.
+      connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(headersTimeout / 4))),
+    })
+    // A client that stops reading would otherwise pin its response — and the upstream call
+    // behind it — forever: backpressure stops the stream, so no time limit gets to run.
+    server.setTimeout(options.writeStallTimeout ?? 60_000)
+    server.on("timeout", (socket: Net.Socket) => {
+      const active = (socket as Net.Socket & { _httpMessage?: unknown })._httpMessage
+      // No response in progress: an idle connection, closed as Node would without this listener.
+      // Bytes queued that the client has not taken for the whole period: it stopped reading.
+      if (active == null || socket.writableLength > 0 || socket.writableNeedDrain) socket.destroy()
+    })
     let draining = false
     let inFlight = 0
     // Registered before the app's listener, so it runs first on every request.
