@@ -5,7 +5,7 @@
  */
 import { Effect, Either, Schema } from "effect"
 import { Config, type Middleware, Router } from "@sluice/core"
-import { AdminGuard, ConfigKeys, Hash, Redis } from "@sluice/auth"
+import { ConfigKeys, Hash, Redis } from "@sluice/auth"
 import * as Budgets from "./Budgets.ts"
 import * as Ledger from "./Ledger.ts"
 import * as Prices from "./Prices.ts"
