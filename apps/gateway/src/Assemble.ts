@@ -48,8 +48,9 @@ export const build = (
       middleware: installed.map((m) => Middleware.of(m.name, m.installed.middleware)),
     })
     const routes: Array<Ingress.PlainRoute> = installed.flatMap((m) => m.installed.routes ?? [])
+    const ingresses = yield* Modules.ingresses(config)
     const app = App.make({
-      ingresses: Modules.ingresses(config),
+      ingresses,
       handler: () => handler,
       bodyLimit: config.server.bodyLimit,
       extraRoutes: routes,

@@ -21,12 +21,15 @@ export const providerTypes: ReadonlyArray<ProviderType> = [
 ]
 
 /** The wire formats clients may speak, configured from the `ingress:` section. */
-export const ingresses = (_config: Config.GatewayConfig): ReadonlyArray<Ingress.Ingress> => [
-  // Order matters where paths are shared (GET /v1/models): anthropic, gemini, openai.
-  SluiceAnthropic.Ingress.ingress,
-  Either.getOrThrowWith(SluiceGemini.Ingress.fromConfig(_config), (e) => e),
-  SluiceOpenAI.Ingress.ingress,
-]
+export const ingresses = (
+  config: Config.GatewayConfig,
+): Either.Either<ReadonlyArray<Ingress.Ingress>, Config.ConfigError> =>
+  Either.map(SluiceGemini.Ingress.fromConfig(config), (gemini) => [
+    // Order matters where paths are shared (GET /v1/models): anthropic, gemini, openai.
+    SluiceAnthropic.Ingress.ingress,
+    gemini,
+    SluiceOpenAI.Ingress.ingress,
+  ])
 
 /** Middleware by name, for the `middleware:` list. */
 export const plugins: ReadonlyArray<Middleware.Plugin> = [
