@@ -2,8 +2,12 @@
  * The benchmark's upstream: a minimal, fast OpenAI-format server on loopback. POST
  * /v1/chat/completions answers a fixed small chat completion, or with `"stream": true` a few SSE
  * chunks ending in `data: [DONE]`. Model `drip` streams slowly (one chunk every DRIP_MS for
- * DRIP_CHUNKS chunks) — the open-streams memory test. A second port is a no-op OTLP collector
- * (200 `{}` to every POST) so the gateway's span exporter has somewhere cheap to send to.
+ * DRIP_CHUNKS chunks) — the open-streams memory test. Models named `fault-*` misbehave, for the
+ * soak: `fault-500`/`fault-503`/`fault-429` answer that status in OpenAI's error shape,
+ * `fault-reset` resets the connection (mid-stream when streaming), `fault-hang` never answers,
+ * `fault-malformed` sends a broken body or SSE event, `fault-slow` drips five chunks 100 ms apart.
+ * A second port is a no-op OTLP collector (200 `{}` to every POST) so the gateway's span exporter
+ * has somewhere cheap to send to.
  *
  * Usage: node bench/upstream.mjs <port> <sinkPort>
  */
@@ -96,6 +100,66 @@ const drip = (res, model) => {
   res.once("close", () => clearInterval(timer))
 }
 
+const errorBody = (status) =>
+  JSON.stringify({ error: { message: `injected ${status}`, type: "server_error", param: null, code: null } })
+
+/** The soak's injected faults; true when the request was handled here. */
+const fault = (model, stream, res) => {
+  switch (model) {
+    case "fault-500":
+    case "fault-503":
+    case "fault-429": {
+      const status = Number(model.slice(6))
+      res.writeHead(status, { "content-type": "application/json", ...(status === 429 ? { "retry-after": "1" } : {}) })
+      res.end(errorBody(status))
+      return true
+    }
+    case "fault-reset":
+      if (stream) {
+        res.writeHead(200, sseHead)
+        const { frames } = answersFor(model)
+        res.write(frames[0])
+        res.write(frames[1])
+        setTimeout(() => res.socket?.destroy(), 5)
+      } else res.socket?.destroy()
+      return true
+    case "fault-hang":
+      return true
+    case "fault-malformed":
+      if (stream) {
+        res.writeHead(200, sseHead)
+        const { frames } = answersFor(model)
+        res.write(frames[0])
+        res.write(frames[1])
+        res.end("data: {not json\n\n")
+      } else {
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end('{"id":"chatcmpl-bench","choices":[{')
+      }
+      return true
+    case "fault-slow": {
+      const { frames, body, length } = answersFor(model)
+      let i = 0
+      const next = () => {
+        if (res.destroyed) return
+        if (!stream) {
+          res.writeHead(200, { "content-type": "application/json", "content-length": length })
+          res.end(body)
+          return
+        }
+        if (i === 0) res.writeHead(200, sseHead)
+        if (i < frames.length - 1) {
+          res.write(frames[i++])
+          setTimeout(next, 100)
+        } else res.end(frames[i])
+      }
+      setTimeout(next, 100)
+      return true
+    }
+  }
+  return false
+}
+
 const server = Http.createServer((req, res) => {
   if (req.method !== "POST" || !req.url.endsWith("/chat/completions")) {
     res.writeHead(404, { "content-type": "application/json" })
@@ -114,6 +178,7 @@ const server = Http.createServer((req, res) => {
       return
     }
     const model = typeof body.model === "string" ? body.model : "gpt-4o-mini"
+    if (model.startsWith("fault-") && fault(model, body.stream === true, res)) return
     if (body.stream === true) {
       if (model === "drip") return drip(res, model)
       res.writeHead(200, sseHead)
