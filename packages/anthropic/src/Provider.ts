@@ -9,13 +9,12 @@
 import { HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { Effect, Either, Redacted, Stream } from "effect"
 import * as Schema from "effect/Schema"
-import { Config, type Provider, type ProviderType } from "@sluice/core"
+import { Config, type Provider, type ProviderType, Sse } from "@sluice/core"
 import { type ChatRequest, Errors, type GatewayError, type StreamEvent } from "@sluice/schema"
 import * as ErrorCodec from "./ErrorCodec.ts"
 import * as Models from "./Models.ts"
 import * as Request from "./Request.ts"
 import * as Response from "./Response.ts"
-import { Parser, type SseMessage } from "./Sse.ts"
 import { Decoder } from "./StreamDecoder.ts"
 import * as Wire from "./Wire.ts"
 
@@ -131,11 +130,10 @@ export const make = (
         Effect.gen(function* () {
           yield* checkCandidates(request)
           const response = yield* send(build("POST", "/v1/messages", ctx, body(request, true)))
-          const parser = new Parser()
           const decoder = new Decoder(name)
           /** Events decoded from one read; a failure comes after the events before it. */
           const step = (
-            messages: ReadonlyArray<SseMessage>,
+            messages: ReadonlyArray<Sse.Event>,
             last: boolean,
           ): Stream.Stream<StreamEvent, GatewayError> => {
             const out: Array<StreamEvent> = []
@@ -151,11 +149,9 @@ export const make = (
             }
             return Stream.fromIterable(out)
           }
-          return response.stream.pipe(
-            Stream.mapError(transport),
-            Stream.decodeText(),
-            Stream.flatMap((text) => step(parser.feed(text), false)),
-            Stream.concat(Stream.suspend(() => step(parser.flush(), true))),
+          return Sse.events(Stream.mapError(response.stream, transport)).pipe(
+            Stream.flatMap((message) => step([message], false)),
+            Stream.concat(Stream.suspend(() => step([], true))),
           )
         }),
       )

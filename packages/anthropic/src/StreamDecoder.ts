@@ -11,7 +11,7 @@ import * as Schema from "effect/Schema"
 import { Errors, type GatewayError, type StreamEvent, type Usage } from "@sluice/schema"
 import * as ErrorCodec from "./ErrorCodec.ts"
 import { finishReasonOf, type WireUsage, usageOf } from "./Response.ts"
-import type { SseMessage } from "./Sse.ts"
+import type { Sse } from "@sluice/core"
 import * as Wire from "./Wire.ts"
 
 const decodeEvent = Schema.decodeUnknownEither(Wire.StreamEvent)
@@ -36,7 +36,7 @@ export class Decoder {
     )
   }
 
-  push(message: SseMessage): Result {
+  push(message: Sse.Event): Result {
     if (this.stopped) return Either.right([])
     let json: unknown
     try {

@@ -1,15 +1,22 @@
-import { Either } from "effect"
+import { Effect, Either, Stream } from "effect"
+import { Sse } from "@sluice/core"
 import { Errors, type Part, type StreamEvent, type Usage } from "@sluice/schema"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { Parser } from "../src/Sse.ts"
 import { Decoder } from "../src/StreamDecoder.ts"
 import { Encoder } from "../src/StreamEncoder.ts"
 
 /** Frames → [{event, data}] with the JSON parsed, checking both lines are there. */
+/** Text cut into byte chunks at `cuts` → the SSE messages core's reader finds in it. */
+const sse = (text: string, cuts: ReadonlyArray<number> = []): Array<Sse.Event> => {
+  const bytes = new TextEncoder().encode(text)
+  const ends = [...cuts.filter((c) => c > 0 && c < bytes.length).sort((a, b) => a - b), bytes.length]
+  const chunks = ends.map((end, i) => bytes.slice(i === 0 ? 0 : ends[i - 1], end))
+  return Array.from(Effect.runSync(Stream.runCollect(Sse.events(Stream.fromIterable(chunks)))))
+}
+
 const parseFrames = (frames: ReadonlyArray<string>) => {
-  const parser = new Parser()
-  const out = [...parser.feed(frames.join("")), ...parser.flush()]
+  const out = sse(frames.join(""))
   return out.map((m) => ({ event: m.event, data: JSON.parse(m.data) as Record<string, unknown> }))
 }
 
@@ -158,20 +165,9 @@ const documented = [
 ].join("\r\n\r\n")
 
 const decodeText = (text: string, cuts: ReadonlyArray<number> = []) => {
-  const parser = new Parser()
   const decoder = new Decoder("anthropic")
   const events: Array<StreamEvent> = []
-  let last = 0
-  const pieces = [...cuts.filter((c) => c > 0 && c < text.length).sort((a, b) => a - b), text.length]
-  for (const cut of pieces) {
-    for (const m of parser.feed(text.slice(last, cut))) {
-      const r = decoder.push(m)
-      if (Either.isLeft(r)) return Either.left(r.left)
-      events.push(...r.right)
-    }
-    last = cut
-  }
-  for (const m of parser.flush()) {
+  for (const m of sse(text, cuts)) {
     const r = decoder.push(m)
     if (Either.isLeft(r)) return Either.left(r.left)
     events.push(...r.right)

@@ -3,7 +3,7 @@ import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { Errors, type GatewayError, type StreamEvent, type Usage } from "@sluice/schema"
 import * as Collect from "../src/Collect.ts"
-import * as Sse from "../src/Sse.ts"
+import { Sse } from "@sluice/core"
 import * as StreamCodec from "../src/StreamCodec.ts"
 import type * as Wire from "../src/Wire.ts"
 

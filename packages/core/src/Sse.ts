@@ -1,5 +1,5 @@
 /**
- * Server-sent events from an upstream's byte stream: UTF-8 decoded across chunk boundaries,
+ * Server-sent events from an upstream's byte stream (every provider that reads SSE uses this): UTF-8 decoded across chunk boundaries,
  * lines split on \n / \r\n, events dispatched on blank lines, `data:` lines joined with \n.
  */
 import { Stream } from "effect"
