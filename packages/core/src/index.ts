@@ -1,3 +1,4 @@
+export * as Collect from "./Collect.ts"
 export * as Config from "./Config.ts"
 export * as Gateway from "./Gateway.ts"
 export * as Handler from "./Handler.ts"

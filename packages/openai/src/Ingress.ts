@@ -5,8 +5,7 @@
  */
 import { Effect, Stream } from "effect"
 import { Errors, type GatewayError } from "@sluice/schema"
-import type { HandlerFn, Ingress as IngressT } from "@sluice/core"
-import * as Collect from "./Collect.ts"
+import { Collect, type HandlerFn, type Ingress as IngressT } from "@sluice/core"
 import * as EmbeddingsCodec from "./EmbeddingsCodec.ts"
 import * as ErrorCodec from "./ErrorCodec.ts"
 import * as ModelsCodec from "./ModelsCodec.ts"

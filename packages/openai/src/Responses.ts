@@ -1,8 +1,7 @@
 /** `POST /v1/responses`: the Responses API served from the canonical chat path. */
 import { Effect, Stream } from "effect"
 import { Errors, type GatewayError } from "@sluice/schema"
-import type { Ingress } from "@sluice/core"
-import * as Collect from "./Collect.ts"
+import { Collect, type Ingress } from "@sluice/core"
 import * as ResponsesCodec from "./ResponsesCodec.ts"
 import * as ResponsesStream from "./ResponsesStream.ts"
 

@@ -1,4 +1,3 @@
-export * as Collect from "./Collect.ts"
 export * as Decode from "./Decode.ts"
 export * as Dialect from "./Dialect.ts"
 export * as EmbeddingsCodec from "./EmbeddingsCodec.ts"

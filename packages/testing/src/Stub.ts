@@ -4,7 +4,7 @@
  */
 import { Effect, Stream } from "effect"
 import type { ChatRequest, ChatResponse, GatewayError, StreamEvent } from "@sluice/schema"
-import type { GatewayRequest, GatewayResponse, HandlerFn, RequestContext } from "@sluice/core"
+import { Collect, type GatewayRequest, type GatewayResponse, type HandlerFn, type RequestContext } from "@sluice/core"
 
 export const context = (overrides: Partial<RequestContext> = {}): RequestContext => ({
   id: "req-test",
@@ -63,24 +63,8 @@ export const stub = (
 /** A stub that always fails with `error`. */
 export const failing = (error: GatewayError): Stub => stub(() => Effect.fail(error))
 
-/** The canonical events of a complete answer, one delta per text part. */
-export const streamOf = (response: ChatResponse): Array<StreamEvent> => {
-  const events: Array<StreamEvent> = [{ _tag: "start", id: response.id, model: response.model }]
-  let index = 0
-  for (const p of response.parts) {
-    if (p.type === "text") events.push({ _tag: "text_delta", text: p.text })
-    else if (p.type === "reasoning")
-      events.push({ _tag: "reasoning_delta", text: p.text, ...(p.signature ? { signature: p.signature } : {}) })
-    else if (p.type === "tool_call") {
-      events.push({ _tag: "tool_call_start", index, id: p.id, name: p.name })
-      events.push({ _tag: "tool_call_delta", index, arguments: p.arguments })
-      events.push({ _tag: "tool_call_end", index })
-      index++
-    }
-  }
-  events.push({ _tag: "finish", finishReason: response.finishReason, usage: response.usage })
-  return events
-}
+/** The canonical events of a complete answer, one delta per part. */
+export const streamOf = (response: ChatResponse): Array<StreamEvent> => Collect.eventsOf(response)
 
 /** Run a handler on a request and collect a streamed answer's events. */
 export const collect = (response: GatewayResponse): Effect.Effect<Array<StreamEvent>, GatewayError> =>

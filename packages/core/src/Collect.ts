@@ -10,10 +10,27 @@ export const eventsOf = (r: ChatResponse): Array<StreamEvent> => {
   const events: Array<StreamEvent> = [{ _tag: "start", id: r.id, model: r.model }]
   let index = 0
   for (const p of r.parts) {
-    if (p.type === "text") events.push({ _tag: "text_delta", text: p.text })
-    else if (p.type === "reasoning") events.push({ _tag: "reasoning_delta", text: p.text })
+    if (p.type === "text")
+      events.push({
+        _tag: "text_delta",
+        text: p.text,
+        ...(p.signature !== undefined ? { signature: p.signature } : {}),
+      })
+    else if (p.type === "reasoning")
+      events.push({
+        _tag: "reasoning_delta",
+        text: p.text,
+        ...(p.signature !== undefined ? { signature: p.signature } : {}),
+        ...(p.redacted !== undefined ? { redacted: p.redacted } : {}),
+      })
     else if (p.type === "tool_call") {
-      events.push({ _tag: "tool_call_start", index, id: p.id, name: p.name })
+      events.push({
+        _tag: "tool_call_start",
+        index,
+        id: p.id,
+        name: p.name,
+        ...(p.signature !== undefined ? { signature: p.signature } : {}),
+      })
       events.push({ _tag: "tool_call_delta", index, arguments: p.arguments })
       events.push({ _tag: "tool_call_end", index })
       index++
