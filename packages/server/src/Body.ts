@@ -4,7 +4,9 @@
  * without buffering it whole. Invalid UTF-8, malformed JSON and JSON nested deeper than
  * `maxDepth` are InvalidRequest errors.
  */
+import * as Http from "node:http"
 import type { HttpServerRequest } from "@effect/platform"
+import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Effect, Stream } from "effect"
 import { Errors, type GatewayError } from "@sluice/schema"
 
@@ -57,19 +59,10 @@ export const readJson = (
     }
     const declared = Number(request.headers["content-length"] ?? Number.NaN)
     if (declared > limit) return Effect.fail(tooLarge(limit))
-    let size = 0
-    const chunks: Array<Uint8Array> = []
-    return request.stream.pipe(
-      Stream.mapError(() => new Errors.InvalidRequest({ message: "the request body could not be read" })),
-      Stream.runForEach((chunk) => {
-        size += chunk.byteLength
-        // Past the limit, keep draining (discarding) so the client can read our 413 on a live
-        // connection; only an absurd body is cut off mid-upload.
-        if (size > limit * 8) return Effect.fail(tooLarge(limit))
-        if (size <= limit) chunks.push(chunk)
-        return Effect.void
-      }),
-      Effect.flatMap((): Effect.Effect<unknown, GatewayError> => {
+    const source = nodeSource(request)
+    return Effect.flatMap(
+      source === undefined ? collectStream(request, limit) : collectNode(source, limit),
+      ({ size, chunks }): Effect.Effect<unknown, GatewayError> => {
         if (size > limit) return Effect.fail(tooLarge(limit))
         if (size === 0)
           return Effect.fail(new Errors.InvalidRequest({ message: "the request body is empty; expected JSON" }))
@@ -91,6 +84,90 @@ export const readJson = (
             new Errors.InvalidRequest({ message: `the request body is not valid JSON: ${(e as Error).message}` }),
           )
         }
-      }),
+      },
     )
+  })
+
+interface Collected {
+  readonly size: number
+  readonly chunks: Array<Uint8Array>
+}
+
+const unreadable = () => new Errors.InvalidRequest({ message: "the request body could not be read" })
+
+/** The Node request behind a platform request, when there is one (not for web `Request`s). */
+const nodeSource = (request: HttpServerRequest.HttpServerRequest): Http.IncomingMessage | undefined => {
+  const source: unknown = NodeHttpServerRequest.toIncomingMessage(request)
+  return source instanceof Http.IncomingMessage ? source : undefined
+}
+
+/**
+ * Past the limit, keep draining (discarding) so the client can read our 413 on a live
+ * connection; only an absurd body (8× the limit) is cut off mid-upload.
+ */
+const collectStream = (request: HttpServerRequest.HttpServerRequest, limit: number) => {
+  let size = 0
+  const chunks: Array<Uint8Array> = []
+  return request.stream.pipe(
+    Stream.mapError(unreadable),
+    Stream.runForEach((chunk) => {
+      size += chunk.byteLength
+      if (size > limit * 8) return Effect.fail(tooLarge(limit))
+      if (size <= limit) chunks.push(chunk)
+      return Effect.void
+    }),
+    Effect.map((): Collected => ({ size, chunks })),
+  )
+}
+
+/**
+ * The same, straight from node:http's events: the hot path of every request, where a
+ * platform Stream per body costs more than the rest of the body handling together.
+ */
+const collectNode = (source: Http.IncomingMessage, limit: number) =>
+  Effect.async<Collected, GatewayError>((resume) => {
+    let size = 0
+    const chunks: Array<Uint8Array> = []
+    const cleanup = () => {
+      source.off("data", onData)
+      source.off("end", onEnd)
+      source.off("error", onError)
+      source.off("close", onClose)
+    }
+    const onData = (chunk: Buffer) => {
+      size += chunk.byteLength
+      if (size > limit * 8) {
+        cleanup()
+        source.destroy()
+        resume(Effect.fail(tooLarge(limit)))
+      } else if (size <= limit) chunks.push(chunk)
+    }
+    const onEnd = () => {
+      cleanup()
+      resume(Effect.succeed({ size, chunks }))
+    }
+    const onError = () => {
+      cleanup()
+      resume(Effect.fail(unreadable()))
+    }
+    // Closed before the end: the client went away mid-upload.
+    const onClose = () => {
+      if (source.complete) return
+      cleanup()
+      resume(Effect.fail(unreadable()))
+    }
+    // Already read to the end (a second read): nothing left, as with the platform's stream.
+    if (source.readableEnded) {
+      resume(Effect.succeed({ size, chunks }))
+      return
+    }
+    source.on("data", onData)
+    source.on("end", onEnd)
+    source.on("error", onError)
+    source.on("close", onClose)
+    // Interrupted (the client disconnected): stop reading.
+    return Effect.sync(() => {
+      cleanup()
+      if (!source.readableEnded) source.destroy()
+    })
   })

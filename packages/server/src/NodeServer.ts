@@ -8,7 +8,7 @@
 import * as Http from "node:http"
 import type * as Net from "node:net"
 import { NodeHttpServer } from "@effect/platform-node"
-import { type HttpApp, HttpServer } from "@effect/platform"
+import { type HttpApp, HttpMiddleware, HttpServer } from "@effect/platform"
 import { Effect, Layer } from "effect"
 
 export interface NodeServerOptions {
@@ -79,7 +79,10 @@ export const make = (app: HttpApp.Default, options: NodeServerOptions) =>
       host: options.host ?? "127.0.0.1",
       port: options.port,
     })
-    yield* httpServer.serve(app)
+    // The platform wraps every request in an `http.server` span (URL parsing, every header
+    // redacted into attributes). Sluice never exports it — tracing middleware makes its own
+    // request span — so it is pure per-request cost: switch it off for this server.
+    yield* httpServer.serve(app).pipe(Effect.locally(HttpMiddleware.currentTracerDisabledWhen, () => true))
     // Runs first on scope close (finalizers run in reverse): start draining before the close.
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
