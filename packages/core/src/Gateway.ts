@@ -124,6 +124,9 @@ export const terminal = (options: TerminalOptions): Handler => {
           const exit = yield* Effect.exit(
             once(attempt, timeout).pipe(
               Effect.withSpan("sluice.attempt", {
+                // The call site is always this line: capturing a stack per attempt costs more
+                // than the rest of the span and tells nobody anything.
+                captureStackTrace: false,
                 attributes: {
                   "gen_ai.provider.name": provider.type,
                   "gen_ai.request.model": target.model,
