@@ -35,7 +35,7 @@ describe.concurrent("sluice validate", () => {
       "--config",
       write("good.yaml", "providers: { fake: { type: mock } }\nmodels: { m: { provider: fake, model: x } }\n"),
     )
-    expect(r.status).toBe(0)
+    expect(r.status, r.stderr).toBe(0)
     expect(r.stdout).toContain("ok (1 providers, 1 models, 0 routes)")
   })
 
@@ -64,8 +64,10 @@ describe.concurrent("sluice validate", () => {
 describe.concurrent("sluice init and routes", () => {
   it("writes a starter config that validates, and refuses to overwrite it", async () => {
     const file = Path.join(tmp, "starter.yaml")
-    expect((await sluice("init", "--path", file)).status).toBe(0)
-    expect((await sluice("validate", "--config", file)).status).toBe(0)
+    const init = await sluice("init", "--path", file)
+    expect(init.status, init.stderr).toBe(0)
+    const validate = await sluice("validate", "--config", file)
+    expect(validate.status, validate.stderr).toBe(0)
     const again = await sluice("init", "--path", file)
     expect(again.status).not.toBe(0)
     expect(again.stderr).toContain("exists")
