@@ -9,7 +9,7 @@ import * as Http from "node:http"
 
 const port = Number(process.argv[2] ?? 0)
 const upstreamPort = Number(process.argv[3])
-const agent = new Http.Agent({ keepAlive: true, maxSockets: 256 })
+const agent = new Http.Agent({ keepAlive: true })
 
 const server = Http.createServer((req, res) => {
   const headers = { ...req.headers }

@@ -138,7 +138,20 @@ const load = async (url, headers, body, opts) => {
   }
 }
 
-const warm = (t) => load(t.url, t.headers, t.body, { duration: warmup })
+/**
+ * Warm-up by work done, not time: a cold gateway (JIT, lazily built tables) is slow enough that
+ * a fixed few seconds may be a few hundred requests. At least `warmup` s and 3,000 requests,
+ * at most 30 s.
+ */
+const warm = async (t) => {
+  const until = Date.now() + 30_000
+  let done = 0
+  for (let round = 0; round < 15 && Date.now() < until && (round === 0 || done < 3000); round++) {
+    const r = await load(t.url, t.headers, t.body, { duration: warmup })
+    done += r.requests
+  }
+  return done
+}
 
 /** Sequential streaming requests: time to first body byte and to the end. */
 const streamTtfb = async (t, n = 300) => {
@@ -254,6 +267,7 @@ const measure = async (t, pid, notes) => {
   process.stdout.write(`   @${fixedRate}/s ${atRate.rps} req/s  p50 ${atRate.p50} ms  p99 ${atRate.p99} ms\n`)
   const result = { label: t.label, rssIdleMB, json: jsonLoad, atRate }
   if (badStream === undefined) {
+    await load(t.stream.url, t.headers, t.stream.body, { duration: 2 })
     result.stream = await withCpu(pid, () => load(t.stream.url, t.headers, t.stream.body, { duration: streamDuration }))
     process.stdout.write(
       `   stream ${result.stream.rps} req/s  p50 ${result.stream.p50} ms  p99 ${result.stream.p99} ms\n`,
