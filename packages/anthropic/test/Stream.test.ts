@@ -6,6 +6,9 @@ import { describe, expect, it } from "vitest"
 import { Decoder } from "../src/StreamDecoder.ts"
 import { Encoder } from "../src/StreamEncoder.ts"
 
+/** A value as it arrives on the wire: JSON has no -0 (or undefined), so generated values go through it once. */
+const wire = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T
+
 /** Frames → [{event, data}] with the JSON parsed, checking both lines are there. */
 /** Text cut into byte chunks at `cuts` → the SSE messages core's reader finds in it. */
 const sse = (text: string, cuts: ReadonlyArray<number> = []): Array<Sse.Event> => {
@@ -224,7 +227,7 @@ const genPart: fc.Arbitrary<Gen> = fc.oneof(
     kind: fc.constant("tool" as const),
     id: word,
     name: fc.stringMatching(/^[a-z_]{1,10}$/),
-    args: fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 2 })),
+    args: fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 2 })).map(wire),
   }),
 )
 
