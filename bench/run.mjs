@@ -409,7 +409,7 @@ const ms = (x) => (x === null || x === undefined || Number.isNaN(x) ? "–" : `$
 const markdown = (r) => {
   const rows = Object.values(r.results).map(
     (x) =>
-      `| ${x.label} | ${x.json.rps} | ${ms(x.json.p50)} | ${ms(x.json.p99)} | ${ms(x.addedP50)} | ${ms(x.atRate.p50)} | ${ms(x.addedP50AtRate)} | ${ms(x.json.cpuMsPerReq)} | ${ms(x.stream?.rps)} | ${ms(x.ttfb?.ttfbP50)} | ${ms(x.ttfbOverheadP50)} | ${x.rssIdleMB} / ${x.memory ? `${x.memory.rssPeakMB} (${x.memory.completed}/${x.memory.streams} done)` : "–"} |`,
+      `| ${x.label} | ${x.json.rps} | ${ms(x.json.p50)} | ${ms(x.json.p99)} | ${ms(x.addedP50)} | ${ms(x.atRate.p50)} (${x.atRate.rps}/s) | ${ms(x.addedP50AtRate)} | ${ms(x.json.cpuMsPerReq)} | ${ms(x.stream?.rps)} | ${ms(x.ttfb?.ttfbP50)} | ${ms(x.ttfbOverheadP50)} | ${x.rssIdleMB} / ${x.memory ? `${x.memory.rssPeakMB} (${x.memory.completed}/${x.memory.streams} done)` : "–"} |`,
   )
   const ratioRows = Object.entries(r.ratios).map(
     ([name, x]) =>
@@ -427,7 +427,7 @@ target's own process spent per request during the JSON run — for (a) the upstr
 the figure least disturbed by other load on the machine. Sluice runs \`sluice start\` with
 ${r.sluiceMiddleware}.
 
-| target | req/s | p50 | p99 | added p50 vs (a) | p50 @${r.settings.fixedRate}/s | added p50 @${r.settings.fixedRate}/s | CPU/req (ms) | stream req/s | stream TTFB p50 | TTFB overhead | RSS MB: idle / peak with ${r.settings.openStreams} open streams |
+| target | req/s | p50 | p99 | added p50 vs (a) | p50 @${r.settings.fixedRate}/s (achieved) | added p50 @${r.settings.fixedRate}/s | CPU/req (ms) | stream req/s | stream TTFB p50 | TTFB overhead | RSS MB: idle / peak with ${r.settings.openStreams} open streams |
 |---|---|---|---|---|---|---|---|---|---|---|---|
 ${rows.join("\n")}
 
@@ -435,6 +435,14 @@ ${rows.join("\n")}
 |---|---|---|---|---|---|---|---|
 ${ratioRows.join("\n")}
 ${r.notes.length > 0 ? `\nNotes:\n${r.notes.map((n) => `- ${n}`).join("\n")}\n` : ""}`
+}
+
+// `node bench/run.mjs --render FILE.json` rewrites latest.md from a saved run.
+const renderIndex = process.argv.indexOf("--render")
+if (renderIndex !== -1) {
+  const report = JSON.parse(Fs.readFileSync(process.argv[renderIndex + 1], "utf8"))
+  Fs.writeFileSync(Path.join(root, "bench/results/latest.md"), markdown(report))
+  process.exit(0)
 }
 
 main().catch((e) => {
