@@ -7,9 +7,10 @@
  * finally response.completed / response.incomplete — or `error` + response.failed.
  */
 import { Stream } from "effect"
-import { Errors, type FinishReason, type GatewayError, type StreamEvent, type Usage } from "@sluice/schema"
+import type { FinishReason, GatewayError, StreamEvent, Usage } from "@sluice/schema"
 import { Ingress } from "@sluice/core"
 import * as ErrorCodec from "./ErrorCodec.ts"
+import * as StreamCodec from "./StreamCodec.ts"
 import * as Codec from "./ResponsesCodec.ts"
 import type * as W from "./ResponsesWire.ts"
 
@@ -262,15 +263,5 @@ export const encode = (
       return Stream.fromIterable(out)
     }
 
-    return events.pipe(
-      Stream.mapConcat(onEvent),
-      Stream.catchAll(onError),
-      Stream.concat(
-        Stream.suspend(() =>
-          finished
-            ? Stream.empty
-            : onError(new Errors.UpstreamError({ message: "the answer ended before it finished", status: 502 })),
-        ),
-      ),
-    )
+    return StreamCodec.frames(events, onEvent, onError, () => finished)
   })

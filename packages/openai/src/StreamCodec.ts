@@ -117,19 +117,31 @@ export const encode = (
       return Stream.make(Ingress.sseFrame(JSON.stringify({ error: ErrorCodec.errorObject(e) })))
     }
 
-    return events.pipe(
-      Stream.mapConcat(onEvent),
-      Stream.catchAll(onError),
-      // An upstream that ends without `finish` broke the stream contract: tell the client.
-      Stream.concat(
-        Stream.suspend(() =>
-          finished
-            ? Stream.empty
-            : onError(new Errors.UpstreamError({ message: "the answer ended before it finished", status: 502 })),
-        ),
-      ),
-    )
+    return frames(events, onEvent, onError, () => finished)
   })
+
+/**
+ * Frames for a canonical stream, shared by both OpenAI stream dialects: events through `onEvent`,
+ * a failure through `onError`, and a stream that ends without `finish` (it broke the stream
+ * contract) reported through `onError` too.
+ */
+export const frames = (
+  events: Stream.Stream<StreamEvent, GatewayError>,
+  onEvent: (e: StreamEvent) => ReadonlyArray<string>,
+  onError: (e: GatewayError) => Stream.Stream<string>,
+  finished: () => boolean,
+): Stream.Stream<string> =>
+  events.pipe(
+    Stream.mapConcat(onEvent),
+    Stream.catchAll(onError),
+    Stream.concat(
+      Stream.suspend(() =>
+        finished()
+          ? Stream.empty
+          : onError(new Errors.UpstreamError({ message: "the answer ended before it finished", status: 502 })),
+      ),
+    ),
+  )
 
 // ---- upstream → canonical -------------------------------------------------------------------
 
