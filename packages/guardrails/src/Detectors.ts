@@ -88,6 +88,12 @@ const phoneValid = (raw: string) => {
   return n >= 9 && n <= 15
 }
 
+/**
+ * Streamed text shorter than this is never released while a match could still be forming: the
+ * longest opening marker (`-----BEGIN ENCRYPTED PRIVATE KEY-----`, a JWT header) fits in it.
+ */
+export const holdFloor: Readonly<Partial<Record<PiiKind, number>>> = { secret: 64 }
+
 export const detectors: Readonly<Record<PiiKind, Detector>> = {
   email: scan(/[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/, "email"),
   credit_card: scan(/(?<![\d-])\d(?:[ -]?\d){12,18}(?!\d)/, "credit_card", (raw) => longestValidPrefix(raw, cardValid)),
@@ -100,7 +106,9 @@ export const detectors: Readonly<Record<PiiKind, Detector>> = {
   ),
   secret: ((): Detector => {
     const all = [
-      /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/,
+      // A key block runs to its END line or, when that never comes (a truncated or still
+      // streaming key), to the end of the text: the BEGIN line alone is enough to act on.
+      /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----[\s\S]*?(?:-----END \1-----|$)/,
       /\bsk-(?:ant-|proj-|live-|test-)?[A-Za-z0-9_-]{16,}/,
       /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/,
       /\bgh[pousr]_[A-Za-z0-9]{30,}/,
@@ -108,7 +116,8 @@ export const detectors: Readonly<Record<PiiKind, Detector>> = {
       /\bxox[abprs]-[A-Za-z0-9-]{10,}/,
       /\bAIza[0-9A-Za-z_-]{35}/,
       /\b(?:rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}/,
-      /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/,
+      // Two base64url JSON segments are a JWT already; the signature (if any) is taken along.
+      /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*)?/,
       /\b[Bb]earer\s+[A-Za-z0-9._~+/-]{20,}=*/,
     ].map((re) => scan(re, "secret"))
     return (text) => all.flatMap((d) => d(text))

@@ -37,12 +37,12 @@ const modelOf = (r: GatewayRequest) =>
 const guarded = (
   events: Stream.Stream<StreamEvent, GatewayError>,
   policies: ReadonlyArray<Compiled>,
-  holdBack: number,
+  hold: { readonly holdBack: number; readonly holdMax: number },
   request: GatewayRequest,
 ): Stream.Stream<StreamEvent, GatewayError> =>
   Stream.fromPull(
     Effect.map(Stream.toPull(events), (pull) => {
-      const guard = new StreamGuard(policies, holdBack, request)
+      const guard = new StreamGuard(policies, hold, request)
       let failed: GatewayError | undefined
       let ended = false
       const run = (input: Iterable<StreamEvent>) =>
@@ -115,7 +115,7 @@ export const fromPolicies = (set: PolicySet): MiddlewareFn => {
           if (response._tag === "Chat")
             return Effect.map(Inspect.output(response.chat, outputs, request), (chat) => ({ ...response, chat }))
           if (response._tag === "ChatStream")
-            return Effect.succeed({ ...response, events: guarded(response.events, outputs, set.holdBack, request) })
+            return Effect.succeed({ ...response, events: guarded(response.events, outputs, set, request) })
           return Effect.succeed(response)
         }),
       )

@@ -50,6 +50,13 @@ export const GuardrailsConfig = Schema.Struct({
   ),
   /** Characters of streamed output held back so a match split across chunks is still caught. */
   holdBack: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.between(0, 65_536)), { default: () => 128 }),
+  /**
+   * The most streamed characters held for one possible match (a private key from its BEGIN
+   * line): past it the stream is blocked rather than held without end or released unchecked.
+   */
+  holdMax: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.between(1_024, 1_048_576)), {
+    default: () => 32_768,
+  }),
 })
 export type GuardrailsConfig = typeof GuardrailsConfig.Type
 export type GuardrailsConfigInput = typeof GuardrailsConfig.Encoded
@@ -61,6 +68,8 @@ export interface Compiled {
   readonly action: "block" | "redact"
   /** In priority order: the first kind found names the violation. */
   readonly detectors: ReadonlyArray<Detectors.Detector>
+  /** The least streamed text to hold back for these detectors (see Detectors.holdFloor). */
+  readonly holdFloor: number
   readonly maxInputChars: number | undefined
   readonly maxInputTokens: number | undefined
   readonly tools: boolean
@@ -77,6 +86,7 @@ export interface PolicySet {
     readonly policies: ReadonlyArray<Compiled>
   }>
   readonly holdBack: number
+  readonly holdMax: number
 }
 
 const piiOrder: ReadonlyArray<Detectors.PiiKind> = ["secret", "credit_card", "iban", "email", "phone"]
@@ -92,7 +102,12 @@ export const compile = (
   for (const [name, p] of Object.entries(config.policies)) {
     const at = `${prefix}.policies.${name}`
     const detectors: Array<Detectors.Detector> = []
-    for (const kind of piiOrder) if (p.pii?.includes(kind)) detectors.push(Detectors.detectors[kind])
+    let holdFloor = 0
+    for (const kind of piiOrder) {
+      if (!p.pii?.includes(kind)) continue
+      detectors.push(Detectors.detectors[kind])
+      holdFloor = Math.max(holdFloor, Detectors.holdFloor[kind] ?? 0)
+    }
     if (p.deny?.keywords !== undefined && p.deny.keywords.length > 0)
       detectors.push(Detectors.keywords(p.deny.keywords))
     p.deny?.regex?.forEach((source, i) => {
@@ -134,6 +149,7 @@ export const compile = (
       output: p.on.includes("output"),
       action: p.action,
       detectors,
+      holdFloor,
       maxInputChars: p.maxInputChars,
       maxInputTokens: p.maxInputTokens,
       tools: p.tools,
@@ -155,5 +171,5 @@ export const compile = (
   }))
   return issues.length > 0
     ? Either.left(new Config.ConfigError({ issues }))
-    : Either.right({ policies, global, routes, holdBack: config.holdBack })
+    : Either.right({ policies, global, routes, holdBack: config.holdBack, holdMax: config.holdMax })
 }

@@ -7,6 +7,10 @@
  *
  * Custom checks need whole segments, so with one in play text is held until its segment ends
  * (a tool call, the finish, or a signature).
+ *
+ * A match that reaches the end of what is pending may still grow, so it is held whole: a
+ * private key is held from its BEGIN line until its END line. Held past `holdMax` characters,
+ * the stream is blocked — never released unchecked.
  */
 import type { GatewayRequest } from "@sluice/core"
 import type { Errors, StreamEvent, Stream as SchemaStream } from "@sluice/schema"
@@ -29,16 +33,19 @@ export class StreamGuard {
   private readonly toolPolicies: ReadonlyArray<Compiled>
   private readonly custom: ReadonlyArray<Compiled>
   private readonly window: number
+  private readonly holdMax: number
 
   constructor(
     private readonly policies: ReadonlyArray<Compiled>,
-    holdBack: number,
+    hold: { readonly holdBack: number; readonly holdMax: number },
     private readonly request: GatewayRequest,
   ) {
     this.redacting = policies.filter((p) => p.action === "redact")
     this.toolPolicies = policies.filter((p) => p.tools)
     this.custom = policies.filter((p) => p.custom !== undefined)
-    this.window = this.custom.length > 0 ? Number.POSITIVE_INFINITY : holdBack
+    const floor = Math.max(0, ...policies.map((p) => p.holdFloor))
+    this.window = this.custom.length > 0 ? Number.POSITIVE_INFINITY : Math.max(hold.holdBack, floor)
+    this.holdMax = hold.holdMax
   }
 
   push(e: StreamEvent): Out {
@@ -147,6 +154,13 @@ export class StreamGuard {
     return undefined
   }
 
+  /** The redacting policy whose match keeps text from `cut` on held, if any. */
+  private holding(text: string, cut: number): string | undefined {
+    for (const p of this.redacting)
+      for (const detect of p.detectors) if (detect(text).some((m) => m.start <= cut && m.end > cut)) return p.name
+    return undefined
+  }
+
   /** Emit what is safe to emit: all of it when `final`, else all but the hold-back window. */
   private release(final: boolean): Out {
     const text = this.pending
@@ -166,6 +180,15 @@ export class StreamGuard {
       }
       const code = text.charCodeAt(cut - 1)
       if (cut > 0 && cut < text.length && code >= 0xd800 && code <= 0xdbff) cut--
+      if (text.length - cut > this.holdMax && this.window !== Number.POSITIVE_INFINITY) {
+        const holding = this.holding(text, cut)
+        if (holding !== undefined) {
+          this.pending = ""
+          return Effect.fail(
+            Scan.violation(holding, "output", `a possible secret ran past ${this.holdMax} characters without ending`),
+          )
+        }
+      }
     }
     if (cut === 0) return none
     const head = text.slice(0, cut)
