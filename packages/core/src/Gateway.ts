@@ -10,6 +10,7 @@ import { type ChatRequest, Errors, type GatewayError, type StreamEvent } from "@
 import type { ConfigError, GatewayConfig } from "./Config.ts"
 import type { GatewayResponse, Handler, RequestContext } from "./Handler.ts"
 import type { MiddlewareSpec } from "./Middleware.ts"
+import * as ModelId from "./ModelId.ts"
 import * as Pipeline from "./Pipeline.ts"
 import type { CallContext, Provider, ProviderType } from "./Provider.ts"
 import * as ProviderRegistry from "./ProviderRegistry.ts"
@@ -83,6 +84,9 @@ export const terminal = (options: TerminalOptions): Handler => {
     once: (attempt: Attempt, timeout: Router.Resolution["timeout"]) => Effect.Effect<A, GatewayError>,
   ): Effect.Effect<Outcome<A>, GatewayError> =>
     Effect.gen(function* () {
+      // The ingresses check the id when they decode; a handler called some other way gets the same rule.
+      const reason = ModelId.problem(model)
+      if (reason !== undefined) return yield* Effect.fail(ModelId.invalid(reason))
       const resolved = router.resolve(model)
       if (Either.isLeft(resolved)) return yield* Effect.fail(resolved.left)
       const resolution = resolved.right

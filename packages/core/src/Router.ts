@@ -7,6 +7,7 @@
 import { Context, Either, type Redacted } from "effect"
 import { Errors, type ModelInfo } from "@sluice/schema"
 import type { GatewayConfig, ModelEntry, RouteRule } from "./Config.ts"
+import * as Echo from "./Echo.ts"
 import * as Wildcard from "./Wildcard.ts"
 
 export interface Target {
@@ -78,7 +79,7 @@ export const make = (config: GatewayConfig): RouterService => {
     }
     const c = direct(model)
     if (c !== undefined) return Either.right({ requested: model, candidates: [c] })
-    return Either.left(new Errors.NotFound({ message: `model "${model}" is not routed by this gateway` }))
+    return Either.left(new Errors.NotFound({ message: `model "${Echo.cap(model)}" is not routed by this gateway` }))
   }
 
   const models: ReadonlyArray<ModelInfo> = Object.entries(config.models).map(([id, entry]) => {

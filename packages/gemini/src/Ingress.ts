@@ -5,7 +5,7 @@
  * the model list. Errors are Google's `{error:{code,message,status}}`, mid-stream too.
  */
 import { Effect, Either, Schema, Stream } from "effect"
-import { Config, type GatewayResponse, type HandlerFn, Ingress } from "@sluice/core"
+import { Config, Echo, type GatewayResponse, type HandlerFn, Ingress, ModelId } from "@sluice/core"
 import { type ChatRequest, type EmbedRequest, Errors, type GatewayError, type ModelInfo } from "@sluice/schema"
 import * as ErrorCodec from "./ErrorCodec.ts"
 import * as Normalize from "./Normalize.ts"
@@ -64,8 +64,11 @@ const json = (body: unknown, headers: Readonly<Record<string, string>>): Ingress
 const run = (effect: Effect.Effect<Ingress.Reply, GatewayError>): Effect.Effect<Ingress.Reply> =>
   Effect.catchAll(effect, (e) => Effect.succeed(error(e)))
 
-/** The model named in the path: `gemini-2.5-flash`, `openai/gpt-4o` (a `models/` prefix is dropped). */
-const modelParam = (params: Readonly<Record<string, string>>) => Request.modelId(params.model ?? "")
+/**
+ * The model named in the path (percent-decoded): `gemini-2.5-flash`, `openai/gpt-4o` (a `models/`
+ * prefix is dropped), held to the model-id rule before anything else sees it.
+ */
+const modelParam = (params: Readonly<Record<string, string>>) => ModelId.check(Request.modelId(params.model ?? ""))
 
 const textOf = (content: Wire.Content, path: string): Either.Either<string, Errors.InvalidRequest> => {
   const texts: Array<string> = []
@@ -100,7 +103,8 @@ const generate = (request: Ingress.IngressRequest, handler: HandlerFn, stream: b
   run(
     Effect.gen(function* () {
       const body = yield* request.json
-      const chat = yield* Request.decode(body, { model: modelParam(request.params), stream })
+      const model = yield* modelParam(request.params)
+      const chat = yield* Request.decode(body, { model, stream })
       const response = yield* handler({ _tag: "Chat", ctx: request.ctx, chat }).pipe(
         Effect.mapError((e) => inClientTerms(e, chat)),
       )
@@ -167,6 +171,7 @@ const streamReply = (
 const countTokens = (request: Ingress.IngressRequest, handler: HandlerFn) =>
   run(
     Effect.gen(function* () {
+      const model = yield* modelParam(request.params)
       const body = yield* request.json
       if (!isObj(body))
         return yield* Effect.fail(
@@ -174,7 +179,6 @@ const countTokens = (request: Ingress.IngressRequest, handler: HandlerFn) =>
         )
       const normalized = Normalize.request(body) as Json
       const parsed = yield* Request.decodeWire(Wire.CountTokensRequest, normalized)
-      const model = modelParam(request.params)
       if (parsed.generateContentRequest !== undefined && parsed.contents !== undefined)
         return yield* Effect.fail(
           new Errors.InvalidRequest({
@@ -218,8 +222,8 @@ const embedRequest = (model: string, items: ReadonlyArray<EmbedOne>): EmbedReque
 const embed = (request: Ingress.IngressRequest, handler: HandlerFn, batch: boolean) =>
   run(
     Effect.gen(function* () {
+      const model = yield* modelParam(request.params)
       const body = yield* request.json
-      const model = modelParam(request.params)
       const items: Array<EmbedOne> = []
       if (batch) {
         const parsed = yield* Request.decodeWire(Wire.BatchEmbedContentsRequest, Normalize.request(body))
@@ -227,7 +231,7 @@ const embed = (request: Ingress.IngressRequest, handler: HandlerFn, batch: boole
           if (r.model !== undefined && Request.modelId(r.model) !== model)
             return yield* Effect.fail(
               new Errors.InvalidRequest({
-                message: `Model in requests[${i}] (${r.model}) must match the model in the URL (models/${model}).`,
+                message: `Model in requests[${i}] (${Echo.cap(r.model)}) must match the model in the URL (models/${model}).`,
                 param: `requests[${i}].model`,
               }),
             )
@@ -301,7 +305,7 @@ const listModels = (request: Ingress.IngressRequest, handler: HandlerFn) =>
 const getModel = (request: Ingress.IngressRequest, handler: HandlerFn) =>
   run(
     Effect.gen(function* () {
-      const id = modelParam(request.params)
+      const id = yield* modelParam(request.params)
       const response = yield* handler({ _tag: "ListModels", ctx: request.ctx })
       if (response._tag !== "ListModels") return yield* Effect.fail(unexpected(response))
       const found = response.models.find((m) => m.id === id)

@@ -30,6 +30,17 @@ export const apiRoot = (baseUrl: string, apiVersion: string): string => {
 export const resourceName = (model: string): string =>
   model.startsWith("models/") || model.startsWith("tunedModels/") ? model : `models/${model}`
 
+/**
+ * The resource name as a URL path: the collection, then the id as ONE encoded segment — an id
+ * is never spliced into a URL raw, so nothing in it (`/`, `..`, `?`, `#`, `%`) can reach
+ * another path than `{collection}/{id}:{method}`.
+ */
+export const resourcePath = (model: string): string => {
+  const name = resourceName(model)
+  const slash = name.indexOf("/")
+  return `${name.slice(0, slash)}/${encodeURIComponent(name.slice(slash + 1))}`
+}
+
 const unreachable = (provider: string) => (e: HttpClientError.HttpClientError) =>
   new Errors.UpstreamError({
     message: `could not reach the Gemini API: ${e.reason === "Transport" ? "connection failed" : e.reason}`,
@@ -101,7 +112,7 @@ export const make = (name: string, config: Config.ProviderConfig, client: HttpCl
   const chat: Provider["chat"] = (request, ctx) =>
     Effect.gen(function* () {
       const body = yield* encode(request)
-      const response = yield* send(post(`${resourceName(request.model)}:generateContent`, body, ctx))
+      const response = yield* send(post(`${resourcePath(request.model)}:generateContent`, body, ctx))
       const { decoded, raw } = yield* jsonOf(Wire.GenerateContentResponse, response, "answer")
       return yield* Response.fromGemini(decoded, isObj(raw) ? raw : {}, request.model)
     })
@@ -113,7 +124,7 @@ export const make = (name: string, config: Config.ProviderConfig, client: HttpCl
       Effect.gen(function* () {
         const body = yield* encode(request)
         const response = yield* send(
-          post(`${resourceName(request.model)}:streamGenerateContent`, body, ctx, { alt: "sse" }),
+          post(`${resourcePath(request.model)}:streamGenerateContent`, body, ctx, { alt: "sse" }),
         )
         const chunks = Sse.frames(response.stream).pipe(
           Stream.mapError(
@@ -149,7 +160,7 @@ export const make = (name: string, config: Config.ProviderConfig, client: HttpCl
         if (request.dimensions !== undefined) r.outputDimensionality = request.dimensions
         return r
       })
-      const response = yield* send(post(`${model}:batchEmbedContents`, { requests }, ctx))
+      const response = yield* send(post(`${resourcePath(request.model)}:batchEmbedContents`, { requests }, ctx))
       const { decoded } = yield* jsonOf(Wire.BatchEmbedContentsResponse, response, "embedding answer")
       if (decoded.embeddings.length !== request.inputs.length)
         return yield* Effect.fail(
@@ -174,7 +185,11 @@ export const make = (name: string, config: Config.ProviderConfig, client: HttpCl
       // Only the generateContentRequest form counts the system instruction and tools.
       const simple = Object.keys(body).every((k) => k === "contents")
       const response = yield* send(
-        post(`${model}:countTokens`, simple ? body : { generateContentRequest: { model, ...body } }, ctx),
+        post(
+          `${resourcePath(request.model)}:countTokens`,
+          simple ? body : { generateContentRequest: { model, ...body } },
+          ctx,
+        ),
       )
       const { decoded } = yield* jsonOf(Wire.CountTokensResponse, response, "token count")
       return decoded.totalTokens

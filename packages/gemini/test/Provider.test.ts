@@ -40,6 +40,25 @@ describe("gemini provider", () => {
     expect(Provider.apiRoot(base, "v1beta")).toBe(root)
   })
 
+  it("puts the model id into the URL as one encoded segment, for every method", async () => {
+    const model = "gemini-flash/../../../admin#?x=%2F"
+    const encoded = encodeURIComponent(model)
+    const before = upstream.requests.length
+    const p = provider()
+    const settle = <A>(e: Effect.Effect<A, GatewayError>) => Effect.runPromise(Effect.either(e))
+    await settle(p.chat(chat({ model }), ctx))
+    await settle(Stream.runDrain(p.chatStream(chat({ model, stream: true }), ctx)))
+    await settle(p.countTokens(chat({ model }), ctx))
+    await settle(p.embed({ model, inputs: ["x"] }, ctx))
+    const urls = upstream.requests.slice(before).map((r) => r.url.replace(/\?.*$/, ""))
+    expect(urls).toEqual(
+      ["generateContent", "streamGenerateContent", "countTokens", "batchEmbedContents"].map(
+        (m) => `/v1beta/models/${encoded}:${m}`,
+      ),
+    )
+    expect(Provider.resourcePath("tunedModels/a/b")).toBe("tunedModels/a%2Fb")
+  })
+
   it("an invalid key (Google's 400 API_KEY_INVALID) is a 401 upstream error", async () => {
     const e = await fail(provider("wrong").chat(chat(), ctx))
     expect(e).toMatchObject({ _tag: "UpstreamError", status: 401, provider: "google" })

@@ -9,6 +9,8 @@ import type { AddressInfo } from "node:net"
 export interface Recorded {
   readonly method: string
   readonly path: string
+  /** The request target exactly as received (not normalised: `..` and `%2F` stay as sent). */
+  readonly url: string
   readonly query: URLSearchParams
   readonly headers: Http.IncomingHttpHeaders
   readonly body: unknown
@@ -55,6 +57,7 @@ export const start = async (): Promise<MockUpstream> => {
     const recorded: Recorded = {
       method: req.method ?? "GET",
       path: url.pathname,
+      url: req.url ?? "/",
       query: url.searchParams,
       headers: req.headers,
       body,
