@@ -6,7 +6,7 @@
  */
 import { Either, ParseResult } from "effect"
 import * as Schema from "effect/Schema"
-import { type ChatRequest, Errors, type Message, type Part, type Tool } from "@sluice/schema"
+import { CallId, type ChatRequest, Errors, type Message, type Part, type Parts, type Tool } from "@sluice/schema"
 import * as Wire from "./Wire.ts"
 
 // ---- decode: wire → canonical ------------------------------------------------------------
@@ -71,16 +71,24 @@ const blockParts = (
       return Either.map(sourceToPart(block.source, param), (p) => [p])
     case "document":
       return Either.map(sourceToPart(block.source, param), (p) => [urlDocument(p)])
-    case "tool_use":
-      toolNames.set(block.id, block.name)
-      return Either.right([
-        { type: "tool_call", id: block.id, name: block.name, arguments: JSON.stringify(block.input) },
-      ])
+    case "tool_use": {
+      // The id a client was given may carry a Gemini thought signature (CallId).
+      const { id, signature } = CallId.unwrap(block.id)
+      toolNames.set(id, block.name)
+      const call: Parts.ToolCallPart = {
+        type: "tool_call",
+        id,
+        name: block.name,
+        arguments: JSON.stringify(block.input),
+      }
+      return Either.right([signature === undefined ? call : { ...call, signature }])
+    }
     case "thinking":
       return Either.right([{ type: "reasoning", text: block.thinking, signature: block.signature }])
     case "redacted_thinking":
       return Either.right([{ type: "reasoning", text: "", redacted: block.data }])
     case "tool_result": {
+      const callId = CallId.unwrap(block.tool_use_id).id
       const content: Array<Extract<Part, { type: "text" | "image" }>> = []
       if (typeof block.content === "string") content.push({ type: "text", text: block.content })
       else {
@@ -93,8 +101,8 @@ const blockParts = (
       return Either.right([
         {
           type: "tool_result",
-          id: block.tool_use_id,
-          name: toolNames.get(block.tool_use_id) ?? "",
+          id: callId,
+          name: toolNames.get(callId) ?? "",
           content,
           ...(block.is_error !== undefined ? { isError: block.is_error } : {}),
         },

@@ -3,7 +3,7 @@
  * follows the canonical rule: inputTokens is the whole prompt, so Anthropic's cache reads and
  * cache writes (which its input_tokens excludes) are added in, and taken out again on the way back.
  */
-import type { ChatResponse, FinishReason, Part, Usage } from "@sluice/schema"
+import { CallId, type ChatResponse, type FinishReason, type Part, type Usage } from "@sluice/schema"
 import type * as Wire from "./Wire.ts"
 
 // ---- stop reasons ------------------------------------------------------------------------
@@ -156,7 +156,13 @@ export const blockOf = (part: Part): OutgoingBlock | undefined => {
         ? { type: "redacted_thinking", data: part.redacted }
         : { type: "thinking", thinking: part.text, signature: part.signature ?? "" }
     case "tool_call":
-      return { type: "tool_use", id: part.id, name: part.name, input: toolInput(part.arguments) }
+      // A Gemini thought signature rides in the id (CallId) and comes back with the tool_use.
+      return {
+        type: "tool_use",
+        id: CallId.wrap(part.id, part.signature),
+        name: part.name,
+        input: toolInput(part.arguments),
+      }
     default:
       return undefined
   }

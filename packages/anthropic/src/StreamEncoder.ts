@@ -10,7 +10,7 @@
  * open one ends, so blocks never interleave.
  */
 import { Ingress } from "@sluice/core"
-import { Chat, type ChatResponse, type GatewayError, type StreamEvent, type Usage } from "@sluice/schema"
+import { CallId, Chat, type ChatResponse, type GatewayError, type StreamEvent, type Usage } from "@sluice/schema"
 import * as ErrorCodec from "./ErrorCodec.ts"
 import { messageId, stopReasonFor, wireUsageOf } from "./Response.ts"
 
@@ -82,7 +82,12 @@ export class Encoder {
         }
         break
       case "tool_call_start": {
-        const tool: PendingTool = { id: event.id, name: event.name, args: "", ended: false }
+        const tool: PendingTool = {
+          id: CallId.wrap(event.id, event.signature),
+          name: event.name,
+          args: "",
+          ended: false,
+        }
         if (this.open?.kind === "tool") {
           this.queue.push({ index: event.index, tool })
           this.queued.set(event.index, tool)

@@ -87,15 +87,28 @@ const mediaOf = (p: {
   return undefined
 }
 
-/** A function response's object as canonical content: `output` (or `error`) text, else the JSON. */
-const resultContent = (response: Record<string, unknown>): { text: string; isError: boolean } => {
-  if (typeof response.output === "string") return { text: response.output, isError: false }
-  if (response.output === undefined && response.error !== undefined)
-    return {
-      text: typeof response.error === "string" ? response.error : JSON.stringify(response.error),
-      isError: true,
-    }
-  return { text: JSON.stringify(response.output ?? response), isError: false }
+/** The fields a function response commonly wraps its result in (Google documents `output`). */
+const wrappers = ["output", "result", "content"] as const
+
+/**
+ * A function response's object as canonical content. The common wrappers — one of `output`,
+ * `result`, `content` (beside an optional `name`) — give their string as plain text, so a file a
+ * tool read reaches another format's model with real newlines; `error` makes an error result;
+ * anything else is sent as JSON.
+ */
+export const resultContent = (response: Record<string, unknown>): { text: string; isError: boolean } => {
+  const keys = Object.keys(response).filter((k) => k !== "name")
+  if (keys.length === 1) {
+    const key = keys[0]!
+    const value = response[key]
+    if (key === "error" && value !== undefined)
+      return { text: typeof value === "string" ? value : JSON.stringify(value), isError: true }
+    if ((wrappers as ReadonlyArray<string>).includes(key) && value !== undefined)
+      return { text: typeof value === "string" ? value : JSON.stringify(value), isError: false }
+  }
+  if (response.error !== undefined && wrappers.every((w) => response[w] === undefined))
+    return { text: typeof response.error === "string" ? response.error : JSON.stringify(response), isError: true }
+  return { text: JSON.stringify(response), isError: false }
 }
 
 export interface DecodeOptions {

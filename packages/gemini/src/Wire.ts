@@ -89,7 +89,18 @@ export const ToolConfig = Schema.Struct({
   ),
 })
 
-export const ThinkingLevel = Schema.Literal("THINKING_LEVEL_UNSPECIFIED", "MINIMAL", "LOW", "MEDIUM", "HIGH")
+const thinkingLevels = ["THINKING_LEVEL_UNSPECIFIED", "MINIMAL", "LOW", "MEDIUM", "HIGH"] as const
+
+/** Google's REST examples write levels in lowercase ("low"); the enum is uppercase. Both are taken. */
+export const ThinkingLevel = Schema.transform(
+  Schema.Literal(...thinkingLevels, "thinking_level_unspecified", "minimal", "low", "medium", "high"),
+  Schema.Literal(...thinkingLevels),
+  {
+    strict: true,
+    decode: (level) => level.toUpperCase() as (typeof thinkingLevels)[number],
+    encode: (level) => level,
+  },
+)
 
 export const ThinkingConfig = Schema.Struct({
   includeThoughts: Schema.optional(Schema.Boolean),

@@ -7,7 +7,9 @@ import { Either } from "effect"
 import type { Chat, ChatRequest, Message, Part, Parts } from "@sluice/schema"
 import { compact, badField, decode as decodeWith, invalid, unknownFields } from "./Decode.ts"
 import type { Dialect } from "./Dialect.ts"
+import * as GoogleOptions from "./GoogleOptions.ts"
 import * as Media from "./Media.ts"
+import * as ThoughtSignature from "./ThoughtSignature.ts"
 import * as Wire from "./Wire.ts"
 import type { Errors } from "@sluice/schema"
 
@@ -85,14 +87,22 @@ const toMessages = (messages: ReadonlyArray<Wire.Message>): Either.Either<Array<
         }
         if (m.refusal && !parts.some((p) => p.type === "text")) parts.push({ type: "text", text: m.refusal })
         for (const call of m.tool_calls ?? []) {
-          names.set(call.id, call.function.name)
-          parts.push({ type: "tool_call", id: call.id, name: call.function.name, arguments: call.function.arguments })
+          const { id, signature } = ThoughtSignature.fromClient(call.id, call.extra_content)
+          names.set(id, call.function.name)
+          const part: Parts.ToolCallPart = {
+            type: "tool_call",
+            id,
+            name: call.function.name,
+            arguments: call.function.arguments,
+          }
+          parts.push(signature === undefined ? part : { ...part, signature })
         }
         out.push(compact<Message>({ role: "assistant", parts, name: m.name }))
         break
       }
       case "tool": {
-        const name = names.get(m.tool_call_id)
+        const callId = ThoughtSignature.fromClient(m.tool_call_id).id
+        const name = names.get(callId)
         if (name === undefined) {
           return Either.left(
             badField(
@@ -103,7 +113,7 @@ const toMessages = (messages: ReadonlyArray<Wire.Message>): Either.Either<Array<
         }
         const result: Part = {
           type: "tool_result",
-          id: m.tool_call_id,
+          id: callId,
           name,
           content: typeof m.content === "string" ? [{ type: "text", text: m.content }] : m.content,
         }
@@ -143,6 +153,26 @@ const responseFormat = (f: Wire.ResponseFormat): Chat.ResponseFormat => {
 const effort = (e: typeof Wire.ReasoningEffort.Type): Chat.ReasoningEffort =>
   e === "xhigh" || e === "max" ? "high" : e
 
+/**
+ * reasoning_effort, and Google's thinking_config over it. An effort also asks for the thoughts
+ * (Gemini's includeThoughts), so a Gemini upstream's reasoning reaches the client as
+ * `reasoning_content`, as it does from reasoning models of other formats.
+ */
+const reasoningOf = (
+  e: typeof Wire.ReasoningEffort.Type | null | undefined,
+  google: Chat.ReasoningConfig | undefined,
+): Chat.ReasoningConfig | undefined => {
+  const base: Chat.ReasoningConfig | undefined =
+    e == null ? undefined : e === "none" ? { effort: "none" } : { effort: effort(e), includeThoughts: true }
+  if (google === undefined) return base
+  const merged = { ...base, ...google }
+  // A budget from Google's config replaces the effort.
+  if (google.budgetTokens !== undefined && google.effort === undefined) delete merged.effort
+  if (merged.includeThoughts === undefined && merged.effort !== undefined && merged.effort !== "none")
+    merged.includeThoughts = true
+  return Object.keys(merged).length === 0 ? undefined : merged
+}
+
 export interface Decoded {
   readonly chat: ChatRequest
   /** `stream_options.include_usage`: the client wants the final usage chunk. */
@@ -160,7 +190,8 @@ export const decode = (body: unknown): Either.Either<Decoded, Errors.InvalidRequ
       return yield* Either.left(badField("n", `this gateway returns one choice per request; n must be 1 (got ${w.n})`))
     }
     const messages = yield* toMessages(w.messages)
-    const extras = unknownFields(body, Wire.requestFields)
+    const extras = unknownFields(body, Wire.requestFields, GoogleOptions.consumedKeys(body))
+    const google = yield* GoogleOptions.reasoning(body)
     const chat = compact<ChatRequest>({
       model: w.model,
       messages,
@@ -181,7 +212,7 @@ export const decode = (body: unknown): Either.Either<Decoded, Errors.InvalidRequ
       seed: nn(w.seed),
       presencePenalty: nn(w.presence_penalty),
       frequencyPenalty: nn(w.frequency_penalty),
-      reasoning: w.reasoning_effort == null ? undefined : { effort: effort(w.reasoning_effort) },
+      reasoning: reasoningOf(w.reasoning_effort, google),
       responseFormat: w.response_format == null ? undefined : responseFormat(w.response_format),
       user: nn(w.user),
       metadata: nn(w.metadata),

@@ -3,8 +3,9 @@
  * finish reasons and usage.
  */
 import { Either } from "effect"
-import { type ChatResponse, Errors, type FinishReason, type Part, type Usage } from "@sluice/schema"
+import { type ChatResponse, Errors, type FinishReason, type Part, type Parts, type Usage } from "@sluice/schema"
 import { compact } from "./Decode.ts"
+import * as ThoughtSignature from "./ThoughtSignature.ts"
 import type * as Wire from "./Wire.ts"
 
 // ---- finish reasons -------------------------------------------------------------------------
@@ -78,7 +79,11 @@ export const encode = (r: ChatResponse): Wire.ChatCompletion => {
     if (p.type === "text") text += p.text
     else if (p.type === "reasoning") reasoning += p.text
     else if (p.type === "tool_call")
-      calls.push({ id: p.id, type: "function", function: { name: p.name, arguments: p.arguments } })
+      calls.push({
+        ...ThoughtSignature.toClient(p.id, p.signature),
+        type: "function",
+        function: { name: p.name, arguments: p.arguments },
+      })
   }
   const message = compact<Wire.ResponseMessage>({
     role: "assistant",
@@ -113,8 +118,17 @@ export const decode = (w: Wire.ChatCompletion, provider: string): Either.Either<
   if (reasoning) parts.push({ type: "reasoning", text: reasoning })
   if (m.content) parts.push({ type: "text", text: m.content })
   else if (m.refusal) parts.push({ type: "text", text: m.refusal })
-  for (const c of m.tool_calls ?? [])
-    parts.push({ type: "tool_call", id: c.id, name: c.function.name, arguments: c.function.arguments })
+  for (const c of m.tool_calls ?? []) {
+    // Google's OpenAI-compatible endpoint signs calls in extra_content.
+    const signature = c.extra_content?.google?.thought_signature
+    const part: Parts.ToolCallPart = {
+      type: "tool_call",
+      id: c.id,
+      name: c.function.name,
+      arguments: c.function.arguments,
+    }
+    parts.push(signature === undefined ? part : { ...part, signature })
+  }
   let finishReason = canonicalFinish(choice.finish_reason, (m.tool_calls ?? []).length > 0)
   if (m.refusal && !m.content && finishReason === "stop") finishReason = "refusal"
   return Either.right({

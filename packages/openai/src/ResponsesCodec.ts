@@ -4,7 +4,18 @@
  * are reasoning, message and function_call items.
  */
 import { Either } from "effect"
-import type { Chat, ChatRequest, ChatResponse, Errors, FinishReason, Message, Part, Usage } from "@sluice/schema"
+import {
+  CallId,
+  type Chat,
+  type ChatRequest,
+  type ChatResponse,
+  type Errors,
+  type FinishReason,
+  type Message,
+  type Part,
+  type Parts,
+  type Usage,
+} from "@sluice/schema"
 import { badField, compact, decode as decodeWith, invalid, isRecord, unknownFields } from "./Decode.ts"
 import * as Media from "./Media.ts"
 import * as W from "./ResponsesWire.ts"
@@ -71,12 +82,17 @@ const toMessages = (input: ReadonlyArray<W.InputItem>): Result<Array<Message>> =
         else append(role, parts.right)
         break
       }
-      case "function_call":
-        names.set(item.call_id, item.name)
-        append("assistant", [{ type: "tool_call", id: item.call_id, name: item.name, arguments: item.arguments }])
+      case "function_call": {
+        // The call_id a client was given may carry a Gemini thought signature (CallId).
+        const { id, signature } = CallId.unwrap(item.call_id)
+        names.set(id, item.name)
+        const call: Parts.ToolCallPart = { type: "tool_call", id, name: item.name, arguments: item.arguments }
+        append("assistant", [signature === undefined ? call : { ...call, signature }])
         break
+      }
       case "function_call_output": {
-        const name = names.get(item.call_id)
+        const callId = CallId.unwrap(item.call_id).id
+        const name = names.get(callId)
         if (name === undefined) {
           return Either.left(
             badField(`${param}.call_id`, `"${item.call_id}" does not answer an earlier function_call item`),
@@ -87,7 +103,7 @@ const toMessages = (input: ReadonlyArray<W.InputItem>): Result<Array<Message>> =
         const content = parts.right.filter(
           (p): p is Extract<Part, { type: "text" | "image" }> => p.type === "text" || p.type === "image",
         )
-        append("tool", [{ type: "tool_result", id: item.call_id, name, content }])
+        append("tool", [{ type: "tool_result", id: callId, name, content }])
         break
       }
       case "reasoning": {
@@ -207,7 +223,8 @@ export const decode = (body: unknown): Result<Decoded> =>
           ? undefined
           : compact<Chat.ReasoningConfig>({
               effort: effort == null ? undefined : effort === "xhigh" || effort === "max" ? "high" : effort,
-              includeThoughts: wantsSummary ? true : undefined,
+              // An effort also asks for the thoughts, so a Gemini upstream's come back as a summary.
+              includeThoughts: wantsSummary || (effort != null && effort !== "none") ? true : undefined,
             }),
       responseFormat: w.text?.format == null ? undefined : responseFormat(w.text.format),
       user: w.safety_identifier ?? w.user ?? undefined,
@@ -274,7 +291,7 @@ export const outputItems = (parts: ReadonlyArray<Part>): Array<W.OutputItem> => 
       out.push({
         type: "function_call",
         id: newId("fc"),
-        call_id: p.id,
+        call_id: CallId.wrap(p.id, p.signature),
         name: p.name,
         arguments: p.arguments,
         status: "completed",

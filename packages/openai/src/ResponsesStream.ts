@@ -7,7 +7,7 @@
  * finally response.completed / response.incomplete — or `error` + response.failed.
  */
 import { Stream } from "effect"
-import type { FinishReason, GatewayError, StreamEvent, Usage } from "@sluice/schema"
+import { CallId, type FinishReason, type GatewayError, type StreamEvent, type Usage } from "@sluice/schema"
 import { Ingress } from "@sluice/core"
 import * as ErrorCodec from "./ErrorCodec.ts"
 import * as StreamCodec from "./StreamCodec.ts"
@@ -211,15 +211,16 @@ export const encode = (
         case "tool_call_start": {
           closeCurrent(out)
           const itemId = Codec.newId("fc")
+          const callId = CallId.wrap(e.id, e.signature)
           const index = addItem(out, {
             type: "function_call",
             id: itemId,
-            call_id: e.id,
+            call_id: callId,
             name: e.name,
             arguments: "",
             status: "in_progress",
           })
-          calls.set(e.index, { kind: "call", index, id: itemId, callId: e.id, name: e.name, args: "" })
+          calls.set(e.index, { kind: "call", index, id: itemId, callId, name: e.name, args: "" })
           break
         }
         case "tool_call_delta": {

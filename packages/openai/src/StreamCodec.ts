@@ -10,6 +10,7 @@ import { Effect, Either, Stream } from "effect"
 import { Errors, type FinishReason, type GatewayError, type StreamEvent, type Usage } from "@sluice/schema"
 import { Ingress } from "@sluice/core"
 import * as ErrorCodec from "./ErrorCodec.ts"
+import * as ThoughtSignature from "./ThoughtSignature.ts"
 import { canonicalFinish, canonicalUsage, wireFinish, wireUsage } from "./ResponseCodec.ts"
 import { decode as decodeWith, isRecord } from "./Decode.ts"
 import * as Wire from "./Wire.ts"
@@ -91,7 +92,14 @@ export const encode = (
             ...opening(),
             frame(
               chunk({
-                tool_calls: [{ index, id: e.id, type: "function", function: { name: e.name, arguments: "" } }],
+                tool_calls: [
+                  {
+                    index,
+                    ...ThoughtSignature.toClient(e.id, e.signature),
+                    type: "function",
+                    function: { name: e.name, arguments: "" },
+                  },
+                ],
               }),
             ),
           ]
@@ -145,6 +153,11 @@ export const frames = (
 
 // ---- upstream → canonical -------------------------------------------------------------------
 
+const startOf = (call: OpenCall, name: string): StreamEvent =>
+  call.signature === undefined
+    ? { _tag: "tool_call_start", index: call.canonical, id: call.id, name }
+    : { _tag: "tool_call_start", index: call.canonical, id: call.id, name, signature: call.signature }
+
 interface OpenCall {
   readonly canonical: number
   id: string
@@ -152,6 +165,8 @@ interface OpenCall {
   /** Arguments that arrived before the name (some servers split them); sent once started. */
   pending: string
   started: boolean
+  /** Google's OpenAI-compatible endpoint signs calls in extra_content. */
+  signature: string | undefined
 }
 
 export const decode = (
@@ -174,7 +189,7 @@ export const decode = (
       for (const call of open.values()) {
         if (!call.started) {
           // A call that never got its name: start it now so it is not lost.
-          out.push({ _tag: "tool_call_start", index: call.canonical, id: call.id, name: call.name ?? "" })
+          out.push(startOf(call, call.name ?? ""))
           if (call.pending !== "") out.push({ _tag: "tool_call_delta", index: call.canonical, arguments: call.pending })
         }
         out.push({ _tag: "tool_call_end", index: call.canonical })
@@ -198,14 +213,17 @@ export const decode = (
           name: undefined,
           pending: "",
           started: false,
+          signature: undefined,
         }
         open.set(f.index, call)
       }
       if (f.function?.name) call.name = f.function.name
+      const signature = f.extra_content?.google?.thought_signature
+      if (signature !== undefined && signature !== "") call.signature = signature
       const args = f.function?.arguments ?? ""
       if (!call.started && call.name !== undefined) {
         call.started = true
-        out.push({ _tag: "tool_call_start", index: call.canonical, id: call.id, name: call.name })
+        out.push(startOf(call, call.name))
         const first = call.pending + args
         call.pending = ""
         if (first !== "") out.push({ _tag: "tool_call_delta", index: call.canonical, arguments: first })

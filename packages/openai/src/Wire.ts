@@ -46,10 +46,20 @@ export const RefusalContent = Schema.Struct({ type: Schema.Literal("refusal"), r
 export const UserContentPart = Schema.Union(TextContent, ImageUrlContent, InputAudioContent, FileContent)
 export type UserContentPart = typeof UserContentPart.Type
 
+/**
+ * Google's OpenAI-compatible endpoint returns a call's Gemini thought signature here, and
+ * takes it back here (`extra_content.google.thought_signature`).
+ */
+export const ExtraContent = Schema.Struct({
+  google: Schema.optional(Schema.Struct({ thought_signature: Schema.optional(Schema.String) })),
+})
+export type ExtraContent = typeof ExtraContent.Type
+
 export const ToolCall = Schema.Struct({
   id: Schema.String,
   type: Schema.Literal("function"),
   function: Schema.Struct({ name: Schema.String, arguments: Schema.String }),
+  extra_content: Schema.optional(ExtraContent),
 })
 export type ToolCall = typeof ToolCall.Type
 
@@ -215,6 +225,7 @@ export const ToolCallFragment = Schema.Struct({
   id: Nullable(Schema.String),
   type: Nullable(Schema.Literal("function")),
   function: Nullable(Schema.Struct({ name: Nullable(Schema.String), arguments: Nullable(Schema.String) })),
+  extra_content: Schema.optional(ExtraContent),
 })
 export type ToolCallFragment = typeof ToolCallFragment.Type
 

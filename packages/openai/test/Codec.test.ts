@@ -142,7 +142,7 @@ describe("RequestCodec.decode: wire → canonical", () => {
       seed: 3,
       presencePenalty: 0.1,
       frequencyPenalty: 0.2,
-      reasoning: { effort: "high" },
+      reasoning: { effort: "high", includeThoughts: true },
       user: "u",
       metadata: { k: "v" },
       responseFormat: { type: "json_schema", name: "out", schema: { type: "object" }, strict: true },
