@@ -6,6 +6,7 @@ import type { Config, Ingress, Middleware, ProviderType } from "@sluice/core"
 import { MockProvider } from "@sluice/core"
 import * as SluiceAnthropic from "@sluice/anthropic"
 import * as SluiceAuth from "@sluice/auth"
+import * as SluiceCache from "@sluice/cache"
 import * as SluiceRatelimit from "@sluice/ratelimit"
 import * as SluiceGemini from "@sluice/gemini"
 import * as SluiceGuardrails from "@sluice/guardrails"
@@ -35,10 +36,19 @@ export const ingresses = (
 export const plugins: ReadonlyArray<Middleware.Plugin> = [
   SluiceTracing.plugin,
   SluiceAuth.plugin,
+  SluiceCache.plugin,
   SluiceRatelimit.plugin,
   SluiceRatelimit.budgetsPlugin,
   SluiceGuardrails.plugin,
 ]
 
 /** The order used when the config has no `middleware:` list (outermost first). */
-export const defaultOrder: ReadonlyArray<string> = ["tracing", "auth", "ratelimit", "budgets", "guardrails"]
+export const defaultOrder: ReadonlyArray<string> = [
+  "tracing",
+  "auth",
+  // Before limits and budgets: a hit calls no upstream and costs nothing.
+  "cache",
+  "ratelimit",
+  "budgets",
+  "guardrails",
+]

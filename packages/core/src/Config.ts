@@ -192,6 +192,7 @@ const pluginSections = [
   "guardrails",
   "ingress",
   "redis",
+  "cache",
 ] as const
 
 export const GatewayConfig = Schema.Struct({

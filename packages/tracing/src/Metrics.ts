@@ -29,6 +29,8 @@ export interface Instruments {
   readonly ttft: Histogram
   /** sluice.tokens — tokens used, by `gen_ai.token.type` (input | output | reasoning). */
   readonly tokens: Counter
+  /** sluice.cache.tokens_saved — tokens a response-cache hit did not spend upstream. */
+  readonly tokensSaved: Counter
 }
 
 export const instruments = (meter: Meter): Instruments => ({
@@ -45,6 +47,10 @@ export const instruments = (meter: Meter): Instruments => ({
     advice: { explicitBucketBoundaries: ttftBuckets },
   }),
   tokens: meter.createCounter("sluice.tokens", { description: "Tokens used", unit: "{token}" }),
+  tokensSaved: meter.createCounter("sluice.cache.tokens_saved", {
+    description: "Tokens answered from the response cache instead of upstream",
+    unit: "{token}",
+  }),
 })
 
 export interface MetricsRuntime {

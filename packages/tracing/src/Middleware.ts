@@ -80,6 +80,8 @@ interface Observation {
   usage?: Usage
   /** ms since the request arrived. */
   ttftMs?: number
+  /** The response cache's verdict (`x-sluice-cache`), when the cache considered the request. */
+  cache?: "hit" | "miss" | "bypass"
   stream: boolean
   done: boolean
 }
@@ -214,6 +216,8 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
       if (target !== undefined) o.target = target
       const attempts = r.headers["x-sluice-attempts"]
       if (attempts !== undefined) o.attempts = attempts
+      const cache = r.headers["x-sluice-cache"]
+      if (cache === "hit" || cache === "miss" || cache === "bypass") o.cache = cache
       switch (r._tag) {
         case "Chat":
           o.responseId = r.chat.id
@@ -275,11 +279,15 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
         if (provider !== undefined) attrs["gen_ai.provider.name"] = provider
         if (o.model !== undefined) attrs["gen_ai.request.model"] = o.model
         if (keyName !== undefined) attrs["sluice.key.name"] = keyName
+        if (o.cache !== undefined) attrs["sluice.cache"] = o.cache
         metrics.requests.add(1, attrs)
         metrics.duration.record(latencyMs / 1000, attrs)
         if (error !== undefined) metrics.errors.add(1, { ...attrs, "error.type": error.type })
         if (o.ttftMs !== undefined) metrics.ttft.record(o.ttftMs / 1000, attrs)
-        if (usage !== undefined) {
+        if (usage !== undefined && o.cache === "hit") {
+          // Answered from the cache: nothing was used upstream.
+          metrics.tokensSaved.add(usage.inputTokens + usage.outputTokens, attrs)
+        } else if (usage !== undefined) {
           metrics.tokens.add(usage.inputTokens, { ...attrs, "gen_ai.token.type": "input" })
           metrics.tokens.add(usage.outputTokens, { ...attrs, "gen_ai.token.type": "output" })
           if (usage.reasoningTokens !== undefined)
@@ -303,6 +311,7 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
         }
         if (o.ttftMs !== undefined) line.ttft_ms = o.ttftMs
         if (o.attempts !== undefined) line.attempts = Number(o.attempts)
+        if (o.cache !== undefined) line.cache = o.cache
         if (o.finishReason !== undefined) line.finish_reason = o.finishReason
         if (usage !== undefined) {
           line.tokens = {

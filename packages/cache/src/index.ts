@@ -1,0 +1,8 @@
+export * as CacheControl from "./CacheControl.ts"
+export * as Entry from "./Entry.ts"
+export * as Key from "./Key.ts"
+export * as Middleware from "./Middleware.ts"
+export * as Plugin from "./Plugin.ts"
+export * as RedisStore from "./RedisStore.ts"
+export * as Store from "./Store.ts"
+export { plugin } from "./Plugin.ts"
