@@ -1,5 +1,6 @@
 /** The `sluice` command line. Each subcommand lives in ./commands. */
 import { Command } from "@effect/cli"
+import * as Import from "./commands/Import.ts"
 import * as Init from "./commands/Init.ts"
 import * as Routes from "./commands/Routes.ts"
 import * as Start from "./commands/Start.ts"
@@ -10,7 +11,14 @@ export { CliFailure } from "./commands/ConfigFile.ts"
 
 export const root = Command.make("sluice").pipe(
   Command.withDescription("Sluice LLM gateway"),
-  Command.withSubcommands([Start.command, Validate.command, Init.command, Routes.command, SetupGeminiCli.setup]),
+  Command.withSubcommands([
+    Start.command,
+    Validate.command,
+    Init.command,
+    Routes.command,
+    SetupGeminiCli.setup,
+    Import.command,
+  ]),
 )
 
 export const run = Command.run(root, { name: "sluice", version: "0.1.0" })
