@@ -2,11 +2,13 @@
  * Token buckets in Redis, shared by every gateway instance on it: each check-and-take is one
  * Lua script, so it is atomic across instances (N concurrent requests over the limit admit
  * exactly the limit, whichever instance they reach) and uses Redis's clock, not the instances'.
- * Every command is bounded by a timeout; a failure is `LimiterUnavailable` and the middleware
- * applies the configured fail mode.
+ * Every command is bounded by a timeout that measures Redis, not this process's backlog (see
+ * Deadline); a failure is `LimiterUnavailable` and the middleware applies the configured fail
+ * mode. A take whose answer comes after its deadline is given back.
  */
 import { Effect } from "effect"
 import type { Redis } from "ioredis"
+import * as Deadline from "./Deadline.ts"
 import { type Decision, type LimiterStore, LimiterUnavailable, windowMs } from "./Limiter.ts"
 
 // Shared by both scripts: the bucket's level now, refilled from its last write.
@@ -78,6 +80,23 @@ save(KEYS[1], l, cap)
 return math.floor(l)
 `
 
+/** KEYS: requests bucket, tokens bucket. ARGV: rpm (0 = none), tpm (0 = none), tokens, window. */
+const giveBackScript = `${levelFn}
+local rcap = tonumber(ARGV[1])
+local tcap = tonumber(ARGV[2])
+if rcap > 0 then
+  local r = level(KEYS[1], rcap) + 1
+  if r > rcap then r = rcap end
+  save(KEYS[1], r, rcap)
+end
+if tcap > 0 then
+  local k = level(KEYS[2], tcap) + tonumber(ARGV[3])
+  if k > tcap then k = tcap end
+  save(KEYS[2], k, tcap)
+end
+return 1
+`
+
 type Reply = [number, number, number, number, number, number]
 
 interface Scripts {
@@ -90,6 +109,14 @@ interface Scripts {
     window: number,
   ): Promise<Reply>
   sluiceAdjust(tokensKey: string, tpm: number, delta: number, window: number): Promise<number>
+  sluiceGiveBack(
+    requestsKey: string,
+    tokensKey: string,
+    rpm: number,
+    tpm: number,
+    tokens: number,
+    window: number,
+  ): Promise<number>
 }
 
 export interface RedisLimiterOptions {
@@ -105,23 +132,31 @@ export const make = (options: RedisLimiterOptions): LimiterStore => {
   // defineCommand sends EVALSHA and falls back to EVAL after a NOSCRIPT (e.g. a restarted Redis).
   redis.defineCommand("sluiceTake", { numberOfKeys: 2, lua: takeScript })
   redis.defineCommand("sluiceAdjust", { numberOfKeys: 1, lua: adjustScript })
+  redis.defineCommand("sluiceGiveBack", { numberOfKeys: 2, lua: giveBackScript })
   const scripts = redis as unknown as Scripts
   // One hash tag per caller: both buckets land on the same cluster slot.
   const keys = (key: string) => [`${prefix}rl:{${key}}:r`, `${prefix}rl:{${key}}:t`] as const
 
-  const run = <A>(what: string, f: () => Promise<A>) =>
-    Effect.tryPromise({ try: f, catch: (e) => new LimiterUnavailable({ reason: `${what}: ${String(e)}` }) }).pipe(
-      Effect.timeoutFail({
-        duration: timeoutMs,
-        onTimeout: () => new LimiterUnavailable({ reason: `${what}: no answer within ${timeoutMs} ms` }),
-      }),
-    )
+  const run = <A>(what: string, f: () => Promise<A>, late?: (a: A) => void) =>
+    Deadline.bounded({
+      run: f,
+      timeoutMs,
+      late,
+      onError: (reason) => new LimiterUnavailable({ reason: `${what}: ${reason}` }),
+    })
 
   return {
     take: (key, limits, tokens) => {
       const [r, t] = keys(key)
-      return run("rate limit check", () =>
-        scripts.sluiceTake(r, t, limits.rpm ?? 0, limits.tpm ?? 0, tokens, windowMs),
+      const rpm = limits.rpm ?? 0
+      const tpm = limits.tpm ?? 0
+      return run(
+        "rate limit check",
+        () => scripts.sluiceTake(r, t, rpm, tpm, tokens, windowMs),
+        // Taken after the caller was already answered: nobody uses it, so it goes back.
+        ([status]) => {
+          if (status === 1) scripts.sluiceGiveBack(r, t, rpm, tpm, tokens, windowMs).catch(() => {})
+        },
       ).pipe(
         Effect.map(
           ([status, rLeft, rReset, tLeft, tReset, wait]): Decision => ({

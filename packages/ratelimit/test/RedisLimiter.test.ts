@@ -5,6 +5,7 @@
 import { randomUUID } from "node:crypto"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
+import type { Decision } from "../src/Limiter.ts"
 import { Redis } from "ioredis"
 import type { Principal } from "@sluice/core"
 import { Stub } from "@sluice/testing"
@@ -167,6 +168,57 @@ describe("Redis outage (a private redis-server)", () => {
       expect(c._tag === "Left" && c.left._tag).toBe("Unavailable")
       expect(o._tag).toBe("Right")
       server.resume()
+    } finally {
+      server.resume()
+      await server.stop()
+    }
+  })
+})
+
+describe("Redis deadlines measure Redis, not this process's backlog", () => {
+  it("a reply that waited behind a busy event loop is an answer, not a timeout", async () => {
+    const redis = await Effect.runPromise(
+      Effect.tap(RedisConn.connect({ url: shared }), (r) => RedisConn.awaitReady(r, 2_000)).pipe(Scope.extend(scope)),
+    )
+    // Right after the command is written, keep the event loop busy well past the deadline
+    // before it can read the reply — as a burst of requests does. The reply is there: it wins.
+    const send = redis.sendCommand.bind(redis)
+    redis.sendCommand = ((...args: Parameters<typeof send>) => {
+      const r = send(...args)
+      queueMicrotask(() => {
+        const until = Date.now() + 300
+        while (Date.now() < until) {}
+      })
+      return r
+    }) as typeof redis.sendCommand
+    const store = RedisLimiter.make({ redis, prefix, timeoutMs: 50 })
+    const decision = await Effect.runPromise(Effect.either(store.take(`k:${randomUUID()}`, { rpm: 5 }, 0)))
+    expect(decision._tag === "Right" && decision.right.allowed).toBe(true)
+  })
+
+  it("a take answered after its deadline is given back, not lost", async () => {
+    const server = await RedisServer.start()
+    try {
+      const store = await Effect.runPromise(instance(server.url, 100))
+      const key = `k:${randomUUID()}`
+      server.pause()
+      const late = await Effect.runPromise(Effect.either(store.take(key, { rpm: 1 }, 0)))
+      expect(late._tag === "Left" && late.left._tag).toBe("LimiterUnavailable")
+      server.resume()
+      // The paused take runs once Redis resumes, then is given back: the one request a minute
+      // is still there for the next caller.
+      let decision: Decision | undefined
+      const deadline = Date.now() + 5_000
+      while (Date.now() < deadline) {
+        const r = await Effect.runPromise(Effect.either(store.take(key, { rpm: 1 }, 0)))
+        if (r._tag === "Right") {
+          decision = r.right
+          if (decision.allowed) break
+        }
+        await new Promise((res) => setTimeout(res, 50))
+        // A refused take did not consume: keep asking until the give-back has landed.
+      }
+      expect(decision?.allowed).toBe(true)
     } finally {
       server.resume()
       await server.stop()
