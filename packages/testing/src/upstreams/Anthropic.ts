@@ -4,7 +4,8 @@
  * (JSON and the full SSE event sequence), `POST /v1/messages/count_tokens` and `GET /v1/models`,
  * answers errors in Anthropic's `{type:"error", error:{type, message}}` shape, and refuses what
  * Anthropic refuses — a bad key, no anthropic-version, no max_tokens, roles that do not
- * alternate, empty text blocks, tool_use without its tool_result right after, thinking rules,
+ * alternate, empty text blocks, tool_use without its tool_result right after, a tool_result for
+ * an unknown tool_use_id, a tool_use id outside `^[a-zA-Z0-9_-]+$`, thinking rules,
  * a thinking block whose signature does not match its text — so a provider's fixes are tested.
  *
  * Tests script answers (`next`, `script`) and read what was sent (`requests`).
@@ -165,6 +166,8 @@ const checkMessages = (body: Record<string, unknown>): Failure | undefined => {
           return invalid(`messages.${i}.content.${j}: tool_use blocks must be in an assistant message`)
         if (typeof b.id !== "string" || typeof b.name !== "string" || !isRecord(b.input))
           return invalid(`messages.${i}.content.${j}.input: Input should be a valid dictionary`)
+        if (!/^[a-zA-Z0-9_-]+$/.test(b.id))
+          return invalid(`messages.${i}.content.${j}.tool_use.id: String should match pattern '^[a-zA-Z0-9_-]+$'`)
         seenOther = true
       } else if (b.type === "thinking") {
         if (typeof b.thinking !== "string" || typeof b.signature !== "string" || b.signature === "")

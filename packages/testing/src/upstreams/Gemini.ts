@@ -11,6 +11,7 @@
  * first call); a turn of functionResponses is summarised; otherwise it echoes. `includeThoughts`
  * adds a thought part. Tests can script the next answers with `script`.
  */
+import { createHash } from "node:crypto"
 import type * as Http from "node:http"
 import * as MockUpstream from "../MockUpstream.ts"
 
@@ -38,6 +39,11 @@ export interface Options {
   readonly apiKey?: string
   /** Reject replayed function calls that lack the signature this mock issued (Gemini 3 rule). */
   readonly requireSignatures?: boolean
+  /**
+   * Accept Google's documented stand-in `skip_thought_signature_validator` on a replayed call
+   * (default true, as Gemini does). False makes a test prove the real signature came back.
+   */
+  readonly acceptSkipSignature?: boolean
   /** Delay between streamed chunks. */
   readonly chunkDelayMs?: number
 }
@@ -45,8 +51,8 @@ export interface Options {
 export interface GeminiMock extends MockUpstream.MockUpstream {
   /** Queue scripted answers for the next generate calls, in order. */
   readonly script: (...answers: ReadonlyArray<Script>) => GeminiMock
-  /** Signatures this mock handed out (valid to send back). */
-  readonly signatures: ReadonlySet<string>
+  /** Signatures this mock handed out (valid to send back), with the function each was issued on. */
+  readonly signatures: ReadonlyMap<string, string>
   /** Bodies of the generate calls received, in order. */
   readonly generateBodies: () => Array<Json>
 }
@@ -252,7 +258,14 @@ const checkSchema = (s: unknown, where: string): void => {
 
 const camelKey = (k: string) => k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())
 
-const checkRequest = (body: unknown, signatures: ReadonlySet<string>, requireSignatures: boolean): Json => {
+const skipSignature = "skip_thought_signature_validator"
+
+const checkRequest = (
+  body: unknown,
+  signatures: ReadonlyMap<string, string>,
+  requireSignatures: boolean,
+  acceptSkip = true,
+): Json => {
   if (!isObj(body)) throw new Reject(400, "Invalid JSON payload received. Expected an object.")
   for (const k of Object.keys(body)) if (!requestFields.has(k)) throw unknownName(k, "")
   const contents = body.contents
@@ -278,14 +291,22 @@ const checkRequest = (body: unknown, signatures: ReadonlySet<string>, requireSig
       if (typeof p.text === "string" && p.text === "" && p.thoughtSignature === undefined)
         throw new Reject(400, `Unable to submit request because it has an empty text parameter.`)
       const sig = p.thoughtSignature
+      if (sig !== undefined && typeof sig === "string" && sig !== skipSignature && !signatures.has(sig))
+        throw new Reject(400, `Corrupted thought signature. (contents[${i}].parts[${j}])`)
+      // A signature belongs to the call it was issued on.
       if (
-        sig !== undefined &&
         typeof sig === "string" &&
-        sig !== "skip_thought_signature_validator" &&
-        !signatures.has(sig)
+        isObj(p.functionCall) &&
+        signatures.has(sig) &&
+        signatures.get(sig) !== String(p.functionCall.name)
       )
         throw new Reject(400, `Corrupted thought signature. (contents[${i}].parts[${j}])`)
       if (isObj(p.functionCall) && c.role === "model") {
+        if (!firstCallSeen && requireSignatures && sig === skipSignature && !acceptSkip)
+          throw new Reject(
+            400,
+            `Function call is missing a thought_signature in functionCall parts. Additional data, function call \`default_api:${String(p.functionCall.name)}\` , position ${i + 1}.`,
+          )
         if (!firstCallSeen && requireSignatures && sig === undefined)
           throw new Reject(
             400,
@@ -388,11 +409,15 @@ let sigCounter = 0
 export const start = async (options: Options = {}): Promise<GeminiMock> => {
   const upstream = await MockUpstream.start()
   const queue: Array<Script> = []
-  const signatures = new Set<string>()
+  /** signature → the name of the function call it was issued on. */
+  const signatures = new Map<string, string>()
   const bodies: Array<Json> = []
-  const issue = (seed: string) => {
-    const sig = Buffer.from(`sig:${seed}:${sigCounter++}`).toString("base64")
-    signatures.add(sig)
+  // Opaque, a few hundred bytes of standard base64 (with + / and padding), as Gemini 3's are.
+  const issue = (name: string) => {
+    const seed = createHash("sha256").update(`${name}:${sigCounter++}:${Math.random()}`).digest()
+    const bytes = Buffer.concat([Buffer.from([0x0a, 0xfb, 0xff, 0x3e]), ...Array.from({ length: 9 }, () => seed)])
+    const sig = bytes.subarray(0, 290).toString("base64")
+    signatures.set(sig, name)
     return sig
   }
   let responseCounter = 0
@@ -528,7 +553,12 @@ export const start = async (options: Options = {}): Promise<GeminiMock> => {
             404,
             `models/${model} is not found for API version v1beta, or is not supported for generateContent. Call ListModels to see the list of available models and their supported methods.`,
           )
-        const body = checkRequest(req.body, signatures, options.requireSignatures ?? true)
+        const body = checkRequest(
+          req.body,
+          signatures,
+          options.requireSignatures ?? true,
+          options.acceptSkipSignature ?? true,
+        )
         bodies.push(body)
         const script = queue.shift()
         const scripted = script === undefined ? undefined : scriptedError(script)

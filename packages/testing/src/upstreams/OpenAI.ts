@@ -11,8 +11,11 @@
  * - `reset-stream` → sends two chunks, then resets the connection;
  * - `stream-error` → sends a chunk, then a `data: {"error":…}` frame;
  * - naming offered tools → calls each named tool (parallel calls, arguments streamed in pieces);
+ * - `call:<tool>:{"a":"b"}` → calls that tool with exactly those (flat JSON) arguments;
  * - after tool results → answers `results: <each result>`.
- * Otherwise it answers `echo: <text>`. The `deepseek` flavour adds `reasoning_content` (reasoning
+ * Otherwise it answers `echo: <text>`. It refuses what OpenAI refuses in a tool loop: a tool message
+ * whose tool_call_id answers no call of the assistant message before it, a call left unanswered,
+ * and a call id longer than 40 characters. The `deepseek` flavour adds `reasoning_content` (reasoning
  * first, streamed too), DeepSeek's cache usage fields, and — as DeepSeek does — answers 400 when
  * an input message carries `reasoning_content`.
  */
@@ -104,8 +107,15 @@ const validate = (body: Json, flavor: "openai" | "deepseek"): [string, string | 
   if (!Array.isArray(messages) || messages.length === 0)
     return ["'messages' must contain at least one message", "messages"]
   const open = new Set<string>()
+  /** Calls of the last assistant message not answered yet: OpenAI wants every one answered. */
+  const pending = new Set<string>()
+  const unanswered = (i: number): [string, string] => [
+    `An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: ${[...pending].join(", ")}`,
+    `messages.[${i}].role`,
+  ]
   for (const [i, m] of messages.entries()) {
     if (!isObject(m)) return [`Invalid type for 'messages[${i}]'`, `messages[${i}]`]
+    if (m.role !== "tool" && pending.size > 0) return unanswered(i)
     if (flavor === "deepseek" && "reasoning_content" in m) {
       return [
         "The reasoning_content is an intermediate result for display purposes only and will not be included in the context for inference. Please remove the reasoning_content from your input messages.",
@@ -114,8 +124,18 @@ const validate = (body: Json, flavor: "openai" | "deepseek"): [string, string | 
     }
     if (m.role === "assistant" && Array.isArray(m.tool_calls)) {
       open.clear()
-      for (const c of m.tool_calls) if (isObject(c) && typeof c.id === "string") open.add(c.id)
+      for (const [j, c] of m.tool_calls.entries()) {
+        if (!isObject(c) || typeof c.id !== "string") continue
+        if (c.id.length > 40)
+          return [
+            `Invalid 'messages[${i}].tool_calls[${j}].id': string too long. Expected a string with maximum length 40, but got a string with length ${c.id.length} instead.`,
+            `messages[${i}].tool_calls[${j}].id`,
+          ]
+        open.add(c.id)
+        pending.add(c.id)
+      }
     } else if (m.role === "tool") {
+      if (typeof m.tool_call_id === "string") pending.delete(m.tool_call_id)
       if (typeof m.tool_call_id !== "string" || !open.has(m.tool_call_id)) {
         return [
           "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.",
@@ -129,6 +149,7 @@ const validate = (body: Json, flavor: "openai" | "deepseek"): [string, string | 
       ]
     }
   }
+  if (pending.size > 0) return unanswered(messages.length)
   const hasTools = Array.isArray(body.tools) && body.tools.length > 0
   if (!hasTools && body.parallel_tool_calls !== undefined)
     return ["Invalid value for 'parallel_tool_calls': only allowed when 'tools' are specified.", "parallel_tool_calls"]
@@ -151,6 +172,12 @@ const plan = (body: Json, flavor: "openai" | "deepseek"): Answer => {
   }
   const tools = Array.isArray(body.tools) ? body.tools.filter(isObject) : []
   const calls = []
+  // `call:<tool>:{json}` asks for a call with exactly these arguments (a flat JSON object).
+  const offered = new Set(tools.map((t) => (isObject(t.function) ? t.function.name : undefined)))
+  for (const m of prompt.matchAll(/\bcall:([A-Za-z_][\w-]*):(\{[^{}]*\})/g))
+    if (offered.has(m[1]) && body.tool_choice !== "none")
+      calls.push({ id: `call_${(counter++).toString(36)}${m[1]!.length}x`, name: m[1]!, arguments: m[2]! })
+  if (calls.length > 0) return { reasoning, text: undefined, calls }
   if (body.tool_choice !== "none") {
     for (const t of tools) {
       const fn = isObject(t.function) ? t.function : {}
