@@ -192,5 +192,6 @@ export const providerType: ProviderType = {
   type: "anthropic",
   defaultBaseUrl,
   requiresKey: true,
+  credentialHeaders: ["x-api-key"],
   make,
 }

@@ -46,6 +46,11 @@ export interface ProviderType {
   readonly defaultBaseUrl?: string | undefined
   /** Whether the type needs an apiKey (checked at start, so a missing key fails early). */
   readonly requiresKey: boolean
+  /**
+   * The headers this type puts credentials in (`x-goog-api-key`, …): recorded redacted on spans.
+   * The registry adds the common ones and the entry's own `headers:` names.
+   */
+  readonly credentialHeaders?: ReadonlyArray<string> | undefined
   /** Fails with a ConfigError (naming `providers.<name>.…`) when the entry is unusable, so it fails at start. */
   readonly make: (name: string, config: ProviderConfig) => Effect.Effect<Provider, ConfigError, HttpClient.HttpClient>
 }

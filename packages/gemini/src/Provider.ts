@@ -227,5 +227,6 @@ export const providerType: ProviderType = {
   type: "gemini",
   defaultBaseUrl,
   requiresKey: true,
+  credentialHeaders: ["x-goog-api-key"],
   make: (name, config) => Effect.map(HttpClient.HttpClient, (client) => make(name, config, client)),
 }

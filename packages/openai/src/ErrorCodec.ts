@@ -3,6 +3,7 @@
  * status and retry headers; an OpenAI-format upstream's error answer as a GatewayError that keeps
  * the status and retry-after. Upstream messages are scrubbed of anything key-like first.
  */
+import { Secrets } from "@sluice/core"
 import { Errors, type GatewayError } from "@sluice/schema"
 import { isRecord } from "./Decode.ts"
 import type * as Wire from "./Wire.ts"
@@ -75,11 +76,7 @@ export const retryAfterSeconds = (headers: Readonly<Record<string, string>>, now
 }
 
 /** Remove key-looking tokens (OpenAI echoes a masked key on 401) and the key itself. */
-export const scrub = (message: string, secrets: ReadonlyArray<string> = []): string => {
-  let out = message
-  for (const s of secrets) if (s.length >= 4) out = out.split(s).join("[redacted]")
-  return out.replace(/\b(sk|pk|xai|gsk|key)-[A-Za-z0-9_*.-]{4,}/gi, "[redacted]")
-}
+export const scrub = (message: string, secrets: ReadonlyArray<string> = []): string => Secrets.scrub(message, secrets)
 
 /** The message of an OpenAI-shaped error body, or of the variants compatible servers send. */
 export const upstreamMessage = (body: unknown): string | undefined => {

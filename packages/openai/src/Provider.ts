@@ -172,5 +172,6 @@ export const providerType = (preset: Preset): ProviderType => ({
   type: preset.type,
   defaultBaseUrl: preset.defaultBaseUrl,
   requiresKey: preset.requiresKey,
+  credentialHeaders: ["authorization"],
   make: make(preset),
 })

@@ -1,0 +1,43 @@
+/**
+ * Credential headers are recorded as `<redacted>` on the HttpClient's `http.client` span (it
+ * records every request header as an attribute) and wherever Headers are logged. The platform's
+ * default list knows only `authorization`, `cookie`, `set-cookie` and `x-api-key`, so Gemini's
+ * `x-goog-api-key`, Azure's `api-key` and anything an operator puts in `headers:` would be
+ * exported in clear. The registry gives every provider a client that redacts its own list.
+ */
+import { Headers, HttpClient } from "@effect/platform"
+import { Effect } from "effect"
+
+/** Every provider's client redacts these, whatever its type says. */
+export const defaults: ReadonlyArray<string | RegExp> = [
+  "authorization",
+  "proxy-authorization",
+  "x-api-key",
+  "x-goog-api-key",
+  "api-key",
+  "cookie",
+  "set-cookie",
+  // Names that say they carry a credential (x-portkey-api-key, x-auth-token, x-amz-security-token, …).
+  /(?:^|-)(?:auth|authorization|key|apikey|token|secret|password|signature|credential|session)s?(?:-|$)/i,
+]
+
+/** `client`, with `names` added to the redacted header names for each of its calls. */
+export const redacting = (
+  client: HttpClient.HttpClient,
+  names: ReadonlyArray<string | RegExp>,
+): HttpClient.HttpClient => {
+  const extra = names.map((n) => (typeof n === "string" ? n.toLowerCase() : n))
+  // The fiber's list rarely changes: extend it once per distinct list, not per call.
+  let seen: ReadonlyArray<string | RegExp> | undefined
+  let extended: ReadonlyArray<string | RegExp> = extra
+  const extend = (current: ReadonlyArray<string | RegExp>) => {
+    if (current !== seen) {
+      seen = current
+      extended = [...current, ...extra]
+    }
+    return extended
+  }
+  return HttpClient.transformResponse(client, (effect) =>
+    Effect.locallyWith(effect, Headers.currentRedactedNames, extend),
+  )
+}
