@@ -363,3 +363,103 @@ describe("Gemini upstream: what came back", () => {
     ).rejects.toThrow(/thought_signature/)
   })
 })
+
+// ---- Gemini options from other formats ----------------------------------------------------------
+
+/** The Gemini upstream's request whose last user text contains `marker`. */
+const geminiBodyWith = (marker: string): Json => {
+  const found = geminiUp.generateBodies().find((b) => JSON.stringify(b.contents).includes(marker))
+  if (found === undefined) throw new Error(`no Gemini request with ${marker}`)
+  return found
+}
+
+describe("Gemini options and thoughts from other client formats", () => {
+  const openai = () => new OpenAI({ apiKey: "client-key", baseURL: `${gwA.url}/v1`, maxRetries: 0 })
+
+  it.each([false, true])(
+    "OpenAI chat: reasoning_effort asks for thoughts; they come back as reasoning_content (stream: %s)",
+    async (stream) => {
+      const marker = `effort-chat-${stream}`
+      let reasoning = ""
+      let content = ""
+      if (stream) {
+        for await (const chunk of await openai().chat.completions.create({
+          model: "to-gemini",
+          stream: true,
+          reasoning_effort: "low",
+          messages: [{ role: "user", content: marker }],
+        })) {
+          const delta = chunk.choices[0]?.delta as { content?: string | null; reasoning_content?: string } | undefined
+          reasoning += delta?.reasoning_content ?? ""
+          content += delta?.content ?? ""
+        }
+      } else {
+        const r = await openai().chat.completions.create({
+          model: "to-gemini",
+          reasoning_effort: "low",
+          messages: [{ role: "user", content: marker }],
+        })
+        const m = r.choices[0]!.message as { content: string | null; reasoning_content?: string }
+        reasoning = m.reasoning_content ?? ""
+        content = m.content ?? ""
+      }
+      expect(reasoning).toContain(`**Considering** ${marker}`)
+      expect(content).toBe(`Echo: ${marker}`)
+      const gc = geminiBodyWith(marker).generationConfig as Json
+      expect(gc.thinkingConfig).toEqual({ includeThoughts: true, thinkingLevel: "LOW" })
+    },
+  )
+
+  it("OpenAI chat: extra_body.google.thinking_config reaches Gemini as thinkingConfig", async () => {
+    const marker = "google-thinking-config"
+    const body = {
+      model: "to-gemini",
+      messages: [{ role: "user" as const, content: marker }],
+      extra_body: { google: { thinking_config: { thinking_budget: 800, include_thoughts: true } } },
+    }
+    const r = await openai().chat.completions.create(body)
+    expect((r.choices[0]!.message as { reasoning_content?: string }).reasoning_content).toContain(marker)
+    const sent = geminiBodyWith(marker)
+    expect((sent.generationConfig as Json).thinkingConfig).toEqual({ includeThoughts: true, thinkingBudget: 800 })
+    expect(sent).not.toHaveProperty("extra_body")
+  })
+
+  it("OpenAI chat: a bad thinking_config is a 400 naming the field", async () => {
+    const bad = {
+      model: "to-gemini",
+      messages: [{ role: "user" as const, content: "x" }],
+      extra_body: { google: { thinking_config: { thinking_level: "enormous" } } },
+    }
+    await expect(openai().chat.completions.create(bad)).rejects.toMatchObject({
+      status: 400,
+      error: { param: "extra_body.google.thinking_config.thinking_level" },
+    })
+  })
+
+  it.each([false, true])("Responses: reasoning.effort brings a reasoning summary (stream: %s)", async (stream) => {
+    const marker = `effort-responses-${stream}`
+    const params = { model: "to-gemini", input: marker, store: false, reasoning: { effort: "low" as const } }
+    const response = stream
+      ? await openai().responses.stream(params).finalResponse()
+      : await openai().responses.create(params)
+    const summary = response.output.flatMap((o) => (o.type === "reasoning" ? o.summary.map((s) => s.text) : []))
+    expect(summary.join("")).toContain(`**Considering** ${marker}`)
+    expect(response.output_text).toBe(`Echo: ${marker}`)
+  })
+
+  it("Gemini client: a lowercase thinkingLevel is taken (as Google's REST examples write it)", async () => {
+    const marker = "lowercase-level"
+    const ai = new GoogleGenAI({ apiKey: "client-key", httpOptions: { baseUrl: gwA.url } })
+    const r = await ai.models.generateContent({
+      model: "to-gemini",
+      contents: [{ role: "user", parts: [{ text: marker }] }],
+      // The SDK's enum is uppercase; REST clients send "low".
+      config: { thinkingConfig: { thinkingLevel: "low" as never, includeThoughts: true } },
+    })
+    expect(r.text).toBe(`Echo: ${marker}`)
+    expect((geminiBodyWith(marker).generationConfig as Json).thinkingConfig).toEqual({
+      includeThoughts: true,
+      thinkingLevel: "LOW",
+    })
+  })
+})
