@@ -12,7 +12,7 @@ import * as SluiceGemini from "@sluice/gemini"
 import * as SluiceGuardrails from "@sluice/guardrails"
 import * as SluiceOpenAI from "@sluice/openai"
 import * as SluiceTracing from "@sluice/tracing"
-import { Either } from "effect"
+import { Effect, type Scope } from "effect"
 
 export const providerTypes: ReadonlyArray<ProviderType> = [
   MockProvider.providerType,
@@ -21,16 +21,16 @@ export const providerTypes: ReadonlyArray<ProviderType> = [
   ...SluiceOpenAI.Presets.providerTypes,
 ]
 
-/** The wire formats clients may speak, configured from the `ingress:` section. */
+/** The wire formats clients may speak, configured from the `ingress:` and `responses:` sections. */
 export const ingresses = (
   config: Config.GatewayConfig,
-): Either.Either<ReadonlyArray<Ingress.Ingress>, Config.ConfigError> =>
-  Either.map(SluiceGemini.Ingress.fromConfig(config), (gemini) => [
+): Effect.Effect<ReadonlyArray<Ingress.Ingress>, Config.ConfigError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const gemini = yield* SluiceGemini.Ingress.fromConfig(config)
+    const openai = yield* SluiceOpenAI.Ingress.fromConfig(config)
     // Order matters where paths are shared (GET /v1/models): anthropic, gemini, openai.
-    SluiceAnthropic.Ingress.ingress,
-    gemini,
-    SluiceOpenAI.Ingress.ingress,
-  ])
+    return [SluiceAnthropic.Ingress.ingress, gemini, openai]
+  })
 
 /** Middleware by name, for the `middleware:` list. */
 export const plugins: ReadonlyArray<Middleware.Plugin> = [

@@ -20,11 +20,11 @@ export class ConfigError extends Data.TaggedError("ConfigError")<{ readonly issu
 
 // ---- scalar types -------------------------------------------------------------------------
 
-const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 
-/** Milliseconds from `250ms`, `2s`, `5m`, `1h`, or a plain number of ms. */
+/** Milliseconds from `250ms`, `2s`, `5m`, `1h`, `30d`, or a plain number of ms. */
 export const parseDuration = (s: string): number | undefined => {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/.exec(s)
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(s)
   return m ? Number(m[1]) * durationUnits[m[2]!]! : undefined
 }
 
@@ -193,6 +193,7 @@ const pluginSections = [
   "ingress",
   "redis",
   "cache",
+  "responses",
 ] as const
 
 export const GatewayConfig = Schema.Struct({

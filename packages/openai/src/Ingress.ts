@@ -1,17 +1,20 @@
 /**
  * The OpenAI ingress: what openai-node (and every client that copies it) calls —
- * `POST /v1/chat/completions`, `POST /v1/responses`, `POST /v1/embeddings`, `GET /v1/models`,
- * `GET /v1/models/{id}` — with the key from `Authorization: Bearer`.
+ * `POST /v1/chat/completions`, `POST /v1/responses` (and, with a response store,
+ * `GET`/`DELETE /v1/responses/{id}`, `GET /v1/responses/{id}/input_items`), `POST /v1/embeddings`,
+ * `GET /v1/models`, `GET /v1/models/{id}` — with the key from `Authorization: Bearer`.
  */
-import { Effect, Stream } from "effect"
+import { Effect, type Scope, Stream } from "effect"
 import { Errors, type GatewayError } from "@sluice/schema"
-import { Collect, type HandlerFn, type Ingress as IngressT } from "@sluice/core"
+import { Collect, type Config, type HandlerFn, type Ingress as IngressT } from "@sluice/core"
 import * as EmbeddingsCodec from "./EmbeddingsCodec.ts"
 import * as ErrorCodec from "./ErrorCodec.ts"
 import * as ModelsCodec from "./ModelsCodec.ts"
 import * as RequestCodec from "./RequestCodec.ts"
 import * as ResponseCodec from "./ResponseCodec.ts"
 import * as Responses from "./Responses.ts"
+import * as ResponsesConfig from "./ResponsesConfig.ts"
+import type { ResponseStore } from "./ResponseStore.ts"
 import * as StreamCodec from "./StreamCodec.ts"
 
 type Reply = IngressT.Reply
@@ -131,7 +134,12 @@ const model: IngressT.Route = {
 
 const bearer = /^Bearer\s+(.+)$/i
 
-export const ingress: IngressT.Ingress = {
+export interface Options {
+  /** Where Responses API responses are kept; without one, each request carries its whole conversation. */
+  readonly responses?: ResponseStore | undefined
+}
+
+export const make = (options: Options = {}): IngressT.Ingress => ({
   name: "openai",
   credential: (headers) => {
     const m = bearer.exec(headers.authorization ?? "")
@@ -139,5 +147,14 @@ export const ingress: IngressT.Ingress = {
     return key === undefined || key === "" ? undefined : key
   },
   error,
-  routes: [chatCompletions, Responses.route(answer), embeddings, models, model],
-}
+  routes: [chatCompletions, ...Responses.routes(answer, options.responses), embeddings, models, model],
+})
+
+/** The ingress without a response store. */
+export const ingress: IngressT.Ingress = make()
+
+/** The ingress with the response store the `responses:` section asks for (memory by default). */
+export const fromConfig = (
+  config: Config.GatewayConfig,
+): Effect.Effect<IngressT.Ingress, Config.ConfigError, Scope.Scope> =>
+  Effect.map(ResponsesConfig.fromConfig(config), (responses) => make({ responses }))

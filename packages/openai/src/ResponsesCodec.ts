@@ -61,7 +61,11 @@ const contentParts = (content: string | ReadonlyArray<W.MessageContent>, param: 
   return Either.right(out)
 }
 
-const toMessages = (input: ReadonlyArray<W.InputItem>): Result<Array<Message>> => {
+/** Items → turns; `paramOf(i)` names item i in errors (`input[i]`, or the earlier response it came from). */
+const toMessages = (
+  input: ReadonlyArray<W.InputItem>,
+  paramOf: (i: number) => string = (i) => `input[${i}]`,
+): Result<Array<Message>> => {
   const out: Array<Message> = []
   const names = new Map<string, string>()
   /** Append to the current turn of `role`, or open one: a function_call after a message is one turn. */
@@ -71,7 +75,7 @@ const toMessages = (input: ReadonlyArray<W.InputItem>): Result<Array<Message>> =
     else out.push({ role, parts })
   }
   for (const [i, item] of input.entries()) {
-    const param = `input[${i}]`
+    const param = paramOf(i)
     switch (item.type) {
       case undefined:
       case "message": {
@@ -171,11 +175,6 @@ const precheck = (body: unknown): Result<void> => {
       }
     }
   }
-  if (body.previous_response_id != null) {
-    return Either.left(
-      badField("previous_response_id", "this gateway does not store responses; send the whole conversation as input"),
-    )
-  }
   if (body.conversation != null) {
     return Either.left(
       badField("conversation", "this gateway does not store conversations; send the whole conversation as input"),
@@ -190,13 +189,54 @@ export interface Decoded {
   readonly request: W.ResponsesRequest
 }
 
-export const decode = (body: unknown): Result<Decoded> =>
+/** The body checked and decoded; its `input` may still hold item references. */
+export const parse = (body: unknown): Result<W.ResponsesRequest> =>
   Either.gen(function* () {
     yield* precheck(body)
-    const w = yield* Either.mapLeft(decodeWith(W.ResponsesRequest)(body), invalid)
-    const items: ReadonlyArray<W.InputItem> =
-      typeof w.input === "string" ? [{ role: "user", content: w.input }] : w.input
-    const messages = yield* toMessages(items)
+    return yield* Either.mapLeft(decodeWith(W.ResponsesRequest)(body), invalid)
+  })
+
+/** The request's own input as items (a string input is one user message). */
+export const requestItems = (w: W.ResponsesRequest): ReadonlyArray<W.RequestItem> =>
+  typeof w.input === "string" ? [{ role: "user", content: w.input }] : w.input
+
+export const isReference = (item: W.RequestItem): item is W.ItemReference =>
+  item.type === "item_reference" || (item.type == null && !("role" in item))
+
+/** Decode a request that carries its whole conversation (no store to resolve references against). */
+export const decode = (body: unknown): Result<Decoded> =>
+  Either.gen(function* () {
+    const w = yield* parse(body)
+    if (w.previous_response_id != null)
+      return yield* Either.left(
+        badField("previous_response_id", "this gateway keeps no responses; send the whole conversation as input"),
+      )
+    const items: Array<W.InputItem> = []
+    for (const [i, item] of requestItems(w).entries()) {
+      if (isReference(item))
+        return yield* Either.left(
+          badField(`input[${i}]`, "this gateway keeps no responses to resolve item_reference items against"),
+        )
+      items.push(item)
+    }
+    return yield* toChat(body, w, [], items)
+  })
+
+/**
+ * The canonical request: `history` (the conversation of `previous_response_id`, oldest first)
+ * then the request's own items, references already resolved.
+ */
+export const toChat = (
+  body: unknown,
+  w: W.ResponsesRequest,
+  history: ReadonlyArray<W.InputItem>,
+  own: ReadonlyArray<W.InputItem>,
+): Result<Decoded> =>
+  Either.gen(function* () {
+    const items = history.length === 0 ? own : [...history, ...own]
+    const messages = yield* toMessages(items, (i) =>
+      i < history.length ? "previous_response_id" : `input[${i - history.length}]`,
+    )
     if (w.instructions) messages.unshift({ role: "system", parts: [{ type: "text", text: w.instructions }] })
     if (messages.length === 0) return yield* Either.left(badField("input", "must contain at least one item"))
     const extras = unknownFields(body, W.requestFields)
@@ -238,7 +278,7 @@ export const decode = (body: unknown): Result<Decoded> =>
 // ---- response -------------------------------------------------------------------------------
 
 const hex = () => crypto.randomUUID().replace(/-/g, "")
-export const newId = (prefix: "resp" | "msg" | "fc" | "rs") => `${prefix}_${hex()}`
+export const newId = (prefix: "resp" | "msg" | "fc" | "fco" | "rs") => `${prefix}_${hex()}`
 
 export const usage = (u: Usage): W.Usage => ({
   input_tokens: u.inputTokens,
@@ -307,6 +347,8 @@ export const skeleton = (
   model: string,
   createdAt: number,
   req: W.ResponsesRequest,
+  /** Whether the gateway keeps this response (echoed as `store`). */
+  stored = false,
 ): Omit<W.Response, "status" | "output" | "usage" | "incomplete_details" | "error"> => ({
   id,
   object: "response",
@@ -315,9 +357,9 @@ export const skeleton = (
   max_output_tokens: req.max_output_tokens ?? null,
   model,
   parallel_tool_calls: req.parallel_tool_calls ?? true,
-  previous_response_id: null,
+  previous_response_id: req.previous_response_id ?? null,
   reasoning: { effort: req.reasoning?.effort ?? null, summary: req.reasoning?.summary ?? null },
-  store: false,
+  store: stored,
   temperature: req.temperature ?? null,
   text: { format: req.text?.format ?? { type: "text" } },
   tool_choice: req.tool_choice ?? "auto",
@@ -328,8 +370,8 @@ export const skeleton = (
   metadata: req.metadata ?? {},
 })
 
-export const encode = (r: ChatResponse, req: W.ResponsesRequest): W.Response => ({
-  ...skeleton(newId("resp"), r.model, r.created, req),
+export const encode = (r: ChatResponse, req: W.ResponsesRequest, stored = false): W.Response => ({
+  ...skeleton(newId("resp"), r.model, r.created, req, stored),
   ...statusOf(r.finishReason),
   error: null,
   output: outputItems(r.parts),

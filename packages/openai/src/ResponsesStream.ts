@@ -6,7 +6,7 @@
  * function_call_arguments.delta… → function_call_arguments.done) → output_item.done, and
  * finally response.completed / response.incomplete — or `error` + response.failed.
  */
-import { Stream } from "effect"
+import { Effect, Stream } from "effect"
 import { CallId, type FinishReason, type GatewayError, type StreamEvent, type Usage } from "@sluice/schema"
 import { Ingress } from "@sluice/core"
 import * as ErrorCodec from "./ErrorCodec.ts"
@@ -19,10 +19,21 @@ type Open =
   | { kind: "reasoning"; index: number; id: string; text: string; signature: string | undefined }
   | { kind: "call"; index: number; id: string; callId: string; name: string; args: string }
 
+export interface Options {
+  /** The gateway keeps this response (echoed as `store`). */
+  readonly stored?: boolean
+  /**
+   * Runs with the finished response (completed or incomplete) before its last event is sent,
+   * so a client that continues from it at once finds it stored. Must not fail.
+   */
+  readonly onDone?: (response: W.Response) => Effect.Effect<void>
+}
+
 export const encode = (
   events: Stream.Stream<StreamEvent, GatewayError>,
   req: W.ResponsesRequest,
   createdAt = Math.floor(Date.now() / 1000),
+  options: Options = {},
 ): Stream.Stream<string> =>
   Stream.suspend(() => {
     const id = Codec.newId("resp")
@@ -30,6 +41,8 @@ export const encode = (
     let seq = 0
     let started = false
     let finished = false
+    /** The finished response, until `onDone` has run for it. */
+    let done: W.Response | undefined
     const output: Array<W.OutputItem | undefined> = []
     /** The open text or reasoning item (at most one), and open calls by canonical index. */
     let current: Extract<Open, { kind: "message" | "reasoning" }> | undefined
@@ -43,7 +56,7 @@ export const encode = (
       status: W.Status,
       extra: Partial<Pick<W.Response, "usage" | "incomplete_details" | "error">> = {},
     ): W.Response => ({
-      ...Codec.skeleton(id, model, createdAt, req),
+      ...Codec.skeleton(id, model, createdAt, req, options.stored === true),
       status,
       error: null,
       incomplete_details: null,
@@ -137,6 +150,7 @@ export const encode = (
       finished = true
       const { status, incomplete_details } = Codec.statusOf(reason)
       const response = snapshot(status, { incomplete_details, usage: Codec.usage(usage) })
+      done = response
       emit(out, status === "completed" ? "response.completed" : "response.incomplete", { response })
     }
 
@@ -264,5 +278,16 @@ export const encode = (
       return Stream.fromIterable(out)
     }
 
-    return StreamCodec.frames(events, onEvent, onError, () => finished)
+    const framed = StreamCodec.frames(events, onEvent, onError, () => finished)
+    const onDone = options.onDone
+    if (onDone === undefined) return framed
+    // The chunk that ends with response.completed waits for onDone.
+    return framed.pipe(
+      Stream.mapChunksEffect((chunk) => {
+        const response = done
+        if (response === undefined) return Effect.succeed(chunk)
+        done = undefined
+        return Effect.as(onDone(response), chunk)
+      }),
+    )
   })

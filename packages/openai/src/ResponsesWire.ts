@@ -73,11 +73,30 @@ export const ReasoningItem = Schema.Struct({
 
 export const InputItem = Schema.Union(MessageItem, FunctionCallItem, FunctionCallOutputItem, ReasoningItem)
 export type InputItem = typeof InputItem.Type
+
+/** An item of an earlier stored response (or of its input), by id; `type` may be left out. */
+export const ItemReference = Schema.Struct({
+  type: Nullable(Schema.Literal("item_reference")),
+  id: Schema.String,
+})
+export type ItemReference = typeof ItemReference.Type
+
+/** What a request's `input` array may hold: items, or references the gateway resolves. */
+export const RequestItem = Schema.Union(
+  MessageItem,
+  FunctionCallItem,
+  FunctionCallOutputItem,
+  ReasoningItem,
+  ItemReference,
+)
+export type RequestItem = typeof RequestItem.Type
+
 export const inputItemTypes: ReadonlySet<string> = new Set([
   "message",
   "function_call",
   "function_call_output",
   "reasoning",
+  "item_reference",
 ])
 
 export const FunctionTool = Schema.Struct({
@@ -122,7 +141,7 @@ export const Reasoning = Schema.Struct({
 
 export const ResponsesRequest = Schema.Struct({
   model: Schema.String,
-  input: Schema.Union(Schema.String, Schema.Array(InputItem)),
+  input: Schema.Union(Schema.String, Schema.Array(RequestItem)),
   instructions: Nullable(Schema.String),
   tools: Nullable(Schema.Array(FunctionTool)),
   tool_choice: Nullable(ToolChoice),
@@ -201,7 +220,7 @@ export interface Response {
   readonly model: string
   readonly output: ReadonlyArray<OutputItem>
   readonly parallel_tool_calls: boolean
-  readonly previous_response_id: null
+  readonly previous_response_id: string | null
   readonly reasoning: { readonly effort: string | null; readonly summary: string | null }
   readonly store: boolean
   readonly temperature: number | null
