@@ -84,6 +84,8 @@ export const ServerConfig = Schema.Struct({
   bodyLimit: Schema.optionalWith(ByteSize, { default: () => 10 * 1024 * 1024 }),
   /** How long SIGTERM waits for in-flight requests before closing their connections. */
   shutdownTimeout: Schema.optionalWith(Duration, { default: () => 10_000 }),
+  /** How long a response may wait on a client that stopped reading before its connection is closed. */
+  writeStallTimeout: Schema.optionalWith(Duration, { default: () => 60_000 }),
 })
 export type ServerConfig = typeof ServerConfig.Type
 

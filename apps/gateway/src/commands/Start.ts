@@ -99,6 +99,7 @@ export const command = Command.make(
             host: config.server.host,
             port: config.server.port,
             shutdownTimeout: config.server.shutdownTimeout,
+            writeStallTimeout: config.server.writeStallTimeout,
           }).pipe(
             Layer.tap((ctx) => {
               const server = ctx.unsafeMap.get(HttpServer.HttpServer.key) as HttpServer.HttpServer
