@@ -6,7 +6,6 @@
  * request timeouts, and a write-stall timeout for clients that stop reading their response.
  */
 import * as Http from "node:http"
-import type * as Net from "node:net"
 import { NodeHttpServer } from "@effect/platform-node"
 import { type HttpApp, HttpMiddleware, HttpServer } from "@effect/platform"
 import { Effect, Layer } from "effect"
