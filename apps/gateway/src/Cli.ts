@@ -1,5 +1,6 @@
 /** The `sluice` command line. Each subcommand lives in ./commands. */
 import { Command } from "@effect/cli"
+import * as Context from "./commands/Context.ts"
 import * as Import from "./commands/Import.ts"
 import * as Init from "./commands/Init.ts"
 import * as Routes from "./commands/Routes.ts"
@@ -18,6 +19,7 @@ export const root = Command.make("sluice").pipe(
     Routes.command,
     SetupGeminiCli.setup,
     Import.command,
+    Context.command,
   ]),
 )
 

@@ -1,7 +1,9 @@
 /**
- * `sluice setup gemini-cli [--url URL] [--key KEY] [--write]`: what a user needs to point Gemini
- * CLI at this gateway, printed, or written where the CLI reads it (~/.gemini/.env for the
- * variables, ~/.gemini/settings.json for the auth type).
+ * `sluice setup gemini-cli [--url URL] [--key KEY] [--global|--local] [--config FILE]`: what a
+ * user needs to point Gemini CLI at this gateway, printed, or written where the CLI reads it —
+ * the user's ~/.gemini (`--global`; `--write` is the same) or the project's ./.gemini (`--local`):
+ * `.env` for the variables, `settings.json` for the auth type and a SessionStart hook that runs
+ * `sluice context`, which starts Sluice in the background when nothing answers on its port.
  *
  * Why settings.json too: Gemini CLI 0.61 switches to its `gateway` auth type whenever
  * GOOGLE_GEMINI_BASE_URL is set, and then refuses to run non-interactively ("Invalid auth method
@@ -45,7 +47,7 @@ export const render = (setup: Setup, keyGiven: boolean): string =>
     "",
     "# 3. Run it with a model id this gateway routes, e.g.:",
     `#    gemini -m gemini-2.5-pro -p "hello"`,
-    "# (or run `sluice setup gemini-cli --write` to write steps 1 and 2 for you)",
+    "# (or run `sluice setup gemini-cli --global`, or `--local` for this project, to write steps 1 and 2 for you)",
   ].join("\n")
 
 /** Upsert KEY=VALUE lines in a .env text, keeping every other line. */
@@ -65,26 +67,52 @@ export const upsertEnv = (text: string, vars: Readonly<Record<string, string>>):
   return `${out.join("\n")}\n`
 }
 
-/** Merge the auth selection into an existing settings.json object, keeping everything else. */
-export const mergeSettings = (existing: unknown, setup: Setup): Record<string, unknown> => {
-  const base = typeof existing === "object" && existing !== null && !Array.isArray(existing) ? existing : {}
-  const obj = base as Record<string, unknown>
-  const security =
-    typeof obj.security === "object" && obj.security !== null ? (obj.security as Record<string, unknown>) : {}
-  const auth =
-    typeof security.auth === "object" && security.auth !== null ? (security.auth as Record<string, unknown>) : {}
-  return {
+/** The name of the SessionStart hook this command writes (and replaces on a second run). */
+export const hookName = "sluice-autostart"
+
+const record = (u: unknown): Record<string, unknown> =>
+  typeof u === "object" && u !== null && !Array.isArray(u) ? (u as Record<string, unknown>) : {}
+
+/** The command line the hook runs: this very `sluice`, asked to make sure the gateway answers. */
+export const hookCommand = (url: string, config: string | undefined): string =>
+  [
+    process.execPath,
+    Path.resolve(process.argv[1] ?? "sluice"),
+    "context",
+    "--url",
+    url.replace(/\/+$/, ""),
+    ...(config !== undefined ? ["--config", Path.resolve(config)] : []),
+  ]
+    .map(shellQuote)
+    .join(" ")
+
+/**
+ * Merge the auth selection (and, when given, the SessionStart hook) into an existing
+ * settings.json object, keeping everything else — other hooks included.
+ */
+export const mergeSettings = (existing: unknown, setup: Setup, hook?: string): Record<string, unknown> => {
+  const obj = record(existing)
+  const security = record(obj.security)
+  const auth = record(security.auth)
+  const merged: Record<string, unknown> = {
     ...obj,
     security: { ...security, auth: { ...auth, selectedType: setup.settings.security.auth.selectedType } },
   }
+  if (hook === undefined) return merged
+  const hooks = record(obj.hooks)
+  const ours = (group: unknown) =>
+    Array.isArray(record(group).hooks) &&
+    (record(group).hooks as Array<unknown>).some((h) => record(h).name === hookName)
+  const sessionStart = (Array.isArray(hooks.SessionStart) ? hooks.SessionStart : []).filter((g) => !ours(g))
+  sessionStart.push({ matcher: "*", hooks: [{ name: hookName, type: "command", command: hook, timeout: 60_000 }] })
+  return { ...merged, hooks: { ...hooks, SessionStart: sessionStart } }
 }
 
 /**
- * Write ~/.gemini/.env and ~/.gemini/settings.json under `home`. An existing GEMINI_API_KEY is
- * kept unless a key was given. Returns the files written.
+ * Write `.env` and `settings.json` into a Gemini CLI settings folder (`~/.gemini` or a project's
+ * `.gemini`). An existing GEMINI_API_KEY is kept unless a key was given. Returns the files written.
  */
-export const write = (home: string, url: string, key: string | undefined): ReadonlyArray<string> => {
-  const dir = Path.join(home, ".gemini")
+export const writeDir = (dir: string, url: string, key: string | undefined, hook?: string): ReadonlyArray<string> => {
   Fs.mkdirSync(dir, { recursive: true })
   const envFile = Path.join(dir, ".env")
   const settingsFile = Path.join(dir, "settings.json")
@@ -102,40 +130,65 @@ export const write = (home: string, url: string, key: string | undefined): Reado
       throw new CliFailure(`${settingsFile} is not valid JSON; fix or remove it and run again`)
     }
   }
-  Fs.writeFileSync(settingsFile, `${JSON.stringify(mergeSettings(existing, setup), null, 2)}\n`)
+  Fs.writeFileSync(settingsFile, `${JSON.stringify(mergeSettings(existing, setup, hook), null, 2)}\n`)
   return [envFile, settingsFile]
 }
+
+/** Write ~/.gemini/.env and ~/.gemini/settings.json under `home` (no hook). */
+export const write = (home: string, url: string, key: string | undefined): ReadonlyArray<string> =>
+  writeDir(Path.join(home, ".gemini"), url, key)
 
 export const geminiCli = Command.make(
   "gemini-cli",
   {
     url: Options.text("url").pipe(Options.withDescription("the gateway's base URL"), Options.withDefault(defaultUrl)),
     key: Options.text("key").pipe(Options.withDescription("a Sluice virtual key for GEMINI_API_KEY"), Options.optional),
-    write: Options.boolean("write").pipe(Options.withDescription("write ~/.gemini/.env and ~/.gemini/settings.json")),
+    global: Options.boolean("global").pipe(
+      Options.withAlias("g"),
+      Options.withDescription("write ~/.gemini/.env and ~/.gemini/settings.json (with the auto-start hook)"),
+    ),
+    local: Options.boolean("local").pipe(
+      Options.withAlias("l"),
+      Options.withDescription("write this project's .gemini/.env and .gemini/settings.json (with the auto-start hook)"),
+    ),
+    write: Options.boolean("write").pipe(Options.withDescription("the same as --global, without the hook")),
+    config: Options.file("config").pipe(
+      Options.withDescription("the config the auto-started gateway runs (default: built-in defaults)"),
+      Options.optional,
+    ),
   },
-  ({ url, key, write: doWrite }) =>
+  ({ url, key, global, local, write: doWrite, config }) =>
     Effect.suspend(() => {
       try {
         const parsed = new URL(url)
         if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error("protocol")
       } catch {
-        return Effect.fail(new CliFailure(`--url must be an http(s) URL, got "${url}"`))
+        return Effect.fail(new CliFailure(`--url must be an http(s) URL, got "${url.slice(0, 200)}"`))
       }
+      if (global && local) return Effect.fail(new CliFailure("give either --global or --local, not both"))
       const k = Option.getOrUndefined(key)
-      if (!doWrite) return Console.log(render(setupFor(url, k), k !== undefined))
+      if (!global && !local && !doWrite) return Console.log(render(setupFor(url, k), k !== undefined))
+      const dir = local ? Path.resolve(".gemini") : Path.join(Os.homedir(), ".gemini")
+      const hook = global || local ? hookCommand(url, Option.getOrUndefined(config)) : undefined
       return Effect.try({
-        try: () => write(Os.homedir(), url, k),
+        try: () => writeDir(dir, url, k, hook),
         catch: (e) =>
           e instanceof CliFailure ? e : new CliFailure(`could not write the Gemini CLI settings: ${String(e)}`),
       }).pipe(
         Effect.flatMap((files) =>
           Console.log(
-            `wrote ${files.join(" and ")}: Gemini CLI now talks to ${url.replace(/\/+$/, "")}\ntry: gemini -m <a model this gateway routes> -p "hello"`,
+            [
+              `wrote ${files.join(" and ")}: Gemini CLI now talks to ${url.replace(/\/+$/, "")}`,
+              ...(hook !== undefined
+                ? ["a SessionStart hook starts Sluice in the background when nothing answers there"]
+                : []),
+              `try: gemini -m <a model this gateway routes> -p "hello"`,
+            ].join("\n"),
           ),
         ),
       )
     }),
-).pipe(Command.withDescription("Point Gemini CLI at this gateway (print the settings, or --write them)"))
+).pipe(Command.withDescription("Point Gemini CLI at this gateway (print the settings, or write them)"))
 
 /** `sluice setup …`: client setup helpers. */
 export const setup = Command.make("setup").pipe(

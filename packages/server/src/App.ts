@@ -68,17 +68,12 @@ const requestIdOf = (headers: Readonly<Record<string, string>>) => {
 }
 
 export const make = (options: AppOptions): HttpApp.Default => {
-  const table: Array<Compiled> = [
-    {
-      method: "GET",
-      pattern: IngressM.compile("/healthz"),
-      plain: {
-        method: "GET",
-        path: "/healthz",
-        handle: () => Effect.succeed(HttpServerResponse.unsafeJson({ status: "ok" })),
-      },
-    },
-  ]
+  // `/status` too: the health path of gema, so its Gemini CLI hooks and checks find Sluice.
+  const table: Array<Compiled> = ["/healthz", "/status"].map((path) => ({
+    method: "GET",
+    pattern: IngressM.compile(path),
+    plain: { method: "GET", path, handle: () => Effect.succeed(HttpServerResponse.unsafeJson({ status: "ok" })) },
+  }))
   for (const plain of options.extraRoutes ?? [])
     table.push({ method: plain.method, pattern: IngressM.compile(plain.path), plain })
   for (const ingress of options.ingresses) {
