@@ -16,21 +16,23 @@ export interface MemoryOptions {
 }
 
 export const make = (options: MemoryOptions): ResponseStore => {
+  // A given clock is read at every check (lru-cache otherwise caches "now" for a timer tick).
   const perf = options.now === undefined ? undefined : { now: options.now }
+  const clock = perf === undefined ? {} : { perf, ttlResolution: 0 }
   const responses = new LRUCache<string, StoredResponse>({
     maxSize: options.maxBytes,
     // UTF-16 length of the JSON: a fair measure of what the object holds.
     sizeCalculation: (stored) => Math.max(1, JSON.stringify(stored).length),
     ttl: options.ttlMs,
     updateAgeOnGet: true,
-    ...(perf === undefined ? {} : { perf }),
+    ...clock,
   })
   // Item id → response id. Bounded on its own; a stale entry (its response gone) finds nothing.
   const items = new LRUCache<string, string>({
     max: 250_000,
     ttl: options.ttlMs,
     updateAgeOnGet: true,
-    ...(perf === undefined ? {} : { perf }),
+    ...clock,
   })
   const key = (scope: string, id: string) => `${scope}:${id}`
   return {
