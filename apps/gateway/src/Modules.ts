@@ -11,6 +11,7 @@ import * as SluiceRatelimit from "@sluice/ratelimit"
 import * as SluiceGemini from "@sluice/gemini"
 import * as SluiceGuardrails from "@sluice/guardrails"
 import * as SluiceOpenAI from "@sluice/openai"
+import * as SluicePostgres from "@sluice/postgres"
 import * as SluiceTracing from "@sluice/tracing"
 import { Effect, type Scope } from "effect"
 
@@ -35,7 +36,8 @@ export const ingresses = (
 /** Middleware by name, for the `middleware:` list. */
 export const plugins: ReadonlyArray<Middleware.Plugin> = [
   SluiceTracing.plugin,
-  SluiceAuth.plugin,
+  SluiceAuth.Plugin.make({ stores: [SluicePostgres.keyStore] }),
+  SluicePostgres.plugin,
   SluiceCache.plugin,
   SluiceRatelimit.plugin,
   SluiceRatelimit.budgetsPlugin,
@@ -46,6 +48,8 @@ export const plugins: ReadonlyArray<Middleware.Plugin> = [
 export const defaultOrder: ReadonlyArray<string> = [
   "tracing",
   "auth",
+  // After auth (it logs the key), before the cache (it logs hits too).
+  "requestlog",
   // Before limits and budgets: a hit calls no upstream and costs nothing.
   "cache",
   "ratelimit",

@@ -50,8 +50,8 @@ export type ConfigKey = typeof ConfigKey.Type
 export const KeysSection = Schema.Array(ConfigKey)
 
 export const AuthSection = Schema.Struct({
-  /** Where keys made through the admin API live: this process (memory) or Redis (shared by a fleet). */
-  store: Schema.optionalWith(Schema.Literal("memory", "redis"), { default: () => "memory" as const }),
+  /** Where keys made through the admin API live: this process (memory), or Redis or Postgres (shared by a fleet). */
+  store: Schema.optionalWith(Schema.Literal("memory", "redis", "postgres"), { default: () => "memory" as const }),
   /** How long an instance trusts a cached key without hearing of a change (Redis store). */
   cacheTtl: Schema.optionalWith(Config.Duration, { default: () => 30_000 }),
   /** Bound on each key-store call; past it the request is refused (503), never held. */

@@ -3,7 +3,7 @@
  * with none of them the gateway is open and says so at start. Cross-section checks fail at
  * start: a key with a budget needs a price table, a Redis store needs `redis: { url }`.
  */
-import { Effect, Either, Redacted } from "effect"
+import { Effect, Either, Redacted, type Scope } from "effect"
 import { Config, type Middleware, Router } from "@sluice/core"
 import * as Admin from "./Admin.ts"
 import * as Auth from "./Auth.ts"
@@ -29,7 +29,19 @@ export const passthroughResolver = (config: Config.GatewayConfig): ((model: stri
   }
 }
 
-export const plugin: Middleware.Plugin = {
+/**
+ * A key store another package provides (`auth.store: postgres` from @sluice/postgres), so auth
+ * does not depend on every database client.
+ */
+export interface ExternalStore {
+  readonly kind: "postgres"
+  readonly make: (
+    config: Config.GatewayConfig,
+    options: { readonly cacheTtlMs: number; readonly timeoutMs: number },
+  ) => Effect.Effect<KeyStore.KeyStore, Config.ConfigError, Scope.Scope>
+}
+
+export const make = (options: { readonly stores?: ReadonlyArray<ExternalStore> } = {}): Middleware.Plugin => ({
   name: "auth",
   fromConfig: (config) =>
     Effect.gen(function* () {
@@ -74,6 +86,9 @@ export const plugin: Middleware.Plugin = {
       })
       if (auth.store === "redis" && config.redis === undefined)
         issues.push({ path: "auth.store", message: "the redis store needs a redis: { url } section" })
+      const external = options.stores?.find((st) => st.kind === auth.store)
+      if (auth.store === "postgres" && external === undefined)
+        issues.push({ path: "auth.store", message: "the postgres store needs the @sluice/postgres package" })
       if (issues.length > 0) return yield* Effect.fail(new Config.ConfigError({ issues }))
 
       let dynamic: KeyStore.KeyStore | undefined
@@ -86,6 +101,8 @@ export const plugin: Middleware.Plugin = {
           timeoutMs: auth.timeout,
         })
         yield* Effect.logInfo(`auth: keys in Redis at ${RedisConn.describe(redis.url)}`)
+      } else if (external !== undefined) {
+        dynamic = yield* external.make(config, { cacheTtlMs: auth.cacheTtl, timeoutMs: auth.timeout })
       } else if (admin !== undefined) {
         dynamic = KeyStore.memory()
       }
@@ -107,4 +124,6 @@ export const plugin: Middleware.Plugin = {
             : Admin.routes({ store, adminKeyHash, budgetsAvailable: config.prices !== undefined }),
       }
     }),
-}
+})
+
+export const plugin: Middleware.Plugin = make()

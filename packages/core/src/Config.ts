@@ -196,6 +196,7 @@ const pluginSections = [
   "redis",
   "cache",
   "responses",
+  "database",
 ] as const
 
 export const GatewayConfig = Schema.Struct({

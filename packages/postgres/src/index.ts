@@ -1,0 +1,8 @@
+export * as Database from "./Database.ts"
+export * as KeyStore from "./KeyStore.ts"
+export * as Migrations from "./Migrations.ts"
+export * as Plugin from "./Plugin.ts"
+export * as RequestLog from "./RequestLog.ts"
+export * as Routes from "./Routes.ts"
+export * as Section from "./Section.ts"
+export { keyStore, plugin } from "./Plugin.ts"
