@@ -1,26 +1,42 @@
 /**
  * The budgets middleware: every answer a verified key gets is priced from its final usage
- * (streams too, at their `finish` event) and added to the key's ledger; a key with a budget is
- * refused once its spend for the period reaches the budget.
+ * (streams too, at their `finish` event) and added to the key's ledger.
+ *
+ * A key with a budget reserves the request's worst case before the call — the estimated input
+ * plus its maximum output (`max_tokens` × candidates, or `defaultMaxOutputTokens` when the
+ * request sets none) at the model's price — atomically in the ledger: a burst of concurrent
+ * requests can never spend past the budget, whichever instance they reach. After the call the
+ * hold is settled to the real cost (streams at `finish`); a call that fails gives it back. A
+ * stream that ends without reporting usage keeps the hold as its cost.
  *
  * Over budget is a 403 PermissionDenied, not a 429: the condition lasts until the period
  * resets (or the budget is raised), and SDKs retry 429s automatically but not 403s.
- * Spend is checked before a call and charged after it, so concurrent calls in flight when the
- * budget runs out can overshoot it by their own cost.
  * A key with a budget may only use models with a price: an unpriced call could not be charged.
  */
-import { Effect, Either, Schema } from "effect"
-import { Config, Handler, type Middleware, Middleware as MiddlewareM, type MiddlewareSpec } from "@sluice/core"
+import { Effect, Either, Exit, Schema } from "effect"
+import {
+  Config,
+  type GatewayRequest,
+  Handler,
+  type Middleware,
+  Middleware as MiddlewareM,
+  type MiddlewareSpec,
+} from "@sluice/core"
 import { Errors } from "@sluice/schema"
-import type { Ledger } from "./Ledger.ts"
+import { type Counters, type Ledger, zero } from "./Ledger.ts"
 import * as Periods from "./Periods.ts"
 import { budgetOf } from "./Policy.ts"
 import * as Prices from "./Prices.ts"
+import * as Tokens from "./Tokens.ts"
 import * as Usage from "./Usage.ts"
 
 export const Settings = Schema.Struct({
   /** When the ledger cannot be read in time: closed refuses budgeted keys (503), open lets them through. */
   failMode: Schema.optionalWith(Schema.Literal("open", "closed"), { default: () => "closed" as const }),
+  /** The output a request that sets no maximum is assumed to reach, for its reservation. */
+  defaultMaxOutputTokens: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.positive()), {
+    default: () => 4_096,
+  }),
 })
 
 export interface BudgetOptions extends Partial<typeof Settings.Encoded> {
@@ -29,14 +45,25 @@ export interface BudgetOptions extends Partial<typeof Settings.Encoded> {
   /** Other names a requested model goes by (routed `provider/model` and upstream ids), for price lookup. */
   readonly aliases?: ((model: string) => ReadonlyArray<string>) | undefined
   readonly now?: (() => number) | undefined
+  /** Input-token estimator for reservations; by default js-tiktoken, loaded when built. */
+  readonly estimator?: Tokens.Estimator | undefined
 }
 
-const usd = (nano: number) => `$${Prices.toUsd(nano).toFixed(2)}`
+const usd = Prices.formatUsd
+
+/** The most output a request may produce: its own maximum, or the configured default, per candidate. */
+const maxOutputOf = (request: GatewayRequest, fallback: number): number => {
+  if (request._tag !== "Chat") return 0
+  const max = request.chat.maxTokens
+  const perCandidate = max !== undefined && Number.isFinite(max) && max > 0 ? Math.ceil(max) : fallback
+  return perCandidate * Math.max(1, Math.floor(request.chat.candidates ?? 1))
+}
 
 export const make = (
   options: BudgetOptions,
   settings: typeof Settings.Type,
   prices: Prices.PriceTable,
+  estimator: Tokens.Estimator = Tokens.heuristic,
 ): Middleware.Middleware => {
   const { ledger } = options
   const now = options.now ?? Date.now
@@ -50,42 +77,60 @@ export const make = (
     const model = Handler.modelOf(request)!
     const names = [model, ...aliases(model)]
 
-    const charge = (actual: Usage.Actual) => {
-      if (actual.usage === undefined) return Effect.void
+    const costOf = (actual: Usage.Actual): Counters | undefined => {
+      if (actual.usage === undefined) return undefined
       const price = prices.find([actual.model, ...names])
-      const amounts = {
+      return {
         nanoUsd: price === undefined ? 0 : Prices.costNanoUsd(price, actual.usage),
         requests: 1,
         inputTokens: actual.usage.inputTokens,
         outputTokens: actual.usage.outputTokens,
       }
-      return ledger
-        .record(principal.id, amounts, now())
+    }
+    const record = (amounts: Counters, at: number, what: string) =>
+      ledger
+        .record(principal.id, amounts, at)
         .pipe(
           Effect.catchAll((e) =>
-            Effect.logError(
-              `budgets: could not record ${usd(amounts.nanoUsd)} for key "${principal.name}" (${e.reason})`,
-            ),
+            Effect.logError(`budgets: could not record ${what} for key "${principal.name}" (${e.reason})`),
           ),
         )
-    }
     const metered = (headers: Record<string, string>) =>
       next(request).pipe(
-        Effect.flatMap((response) => Usage.observe(response, charge)),
+        Effect.flatMap((response) =>
+          Usage.observe(response, (actual) => {
+            const cost = costOf(actual)
+            return cost === undefined ? Effect.void : record(cost, now(), usd(cost.nanoUsd))
+          }),
+        ),
         Effect.map((response) => Handler.withHeaders(response, headers)),
       )
 
     const b = budget.right
     if (b === undefined) return metered({})
-    if (prices.find(names) === undefined) {
+    const price = prices.find(names)
+    if (price === undefined) {
       return Effect.fail(
         new Errors.PermissionDenied({
           message: `model "${model}" has no price configured, so key "${principal.name}" (which has a budget) cannot use it`,
         }),
       )
     }
+    const limit = Math.round(b.usd * 1e9)
+    const inputTokens = estimator.estimate(request)
+    const outputTokens = maxOutputOf(request, settings.defaultMaxOutputTokens)
+    const hold = Prices.costNanoUsd(price, { inputTokens, outputTokens })
     const t = now()
-    return ledger.spent(principal.id, b.period, t).pipe(
+
+    /** The hold becomes the real cost; a hold with no usage to replace it stays as the cost. */
+    const settle = (actual: Usage.Actual) => {
+      const cost = costOf(actual)
+      const amounts = cost === undefined ? { ...zero, requests: 1 } : { ...cost, nanoUsd: cost.nanoUsd - hold }
+      return record(amounts, t, usd(cost?.nanoUsd ?? hold))
+    }
+    const release = record({ ...zero, nanoUsd: -hold }, t, `the release of ${usd(hold)}`)
+
+    return ledger.reserve(principal.id, b.period, limit, hold, t).pipe(
       Effect.matchEffect({
         onFailure: (e) =>
           settings.failMode === "open"
@@ -99,20 +144,32 @@ export const make = (
                   }),
                 ),
               ),
-        onSuccess: (spent) => {
-          const limit = Math.round(b.usd * 1e9)
-          if (spent >= limit) {
+        onSuccess: (reservation) => {
+          if (!reservation.ok) {
             const reset = Periods.resetsAt(b.period, t)
+            const resets = reset === undefined ? "" : `; it resets at ${reset.toISOString()}`
+            const spent = reservation.spent
             return Effect.fail(
               new Errors.PermissionDenied({
-                message: `budget exhausted for key "${principal.name}": ${usd(spent)} of ${usd(limit)} spent ${Periods.label(b.period)}${reset === undefined ? "" : `; it resets at ${reset.toISOString()}`}`,
+                message:
+                  spent >= limit
+                    ? `budget exhausted for key "${principal.name}": ${usd(spent)} of ${usd(limit)} spent ${Periods.label(b.period)}${resets}`
+                    : `budget too low for this request: it may cost up to ${usd(hold)} (about ${inputTokens} input and up to ${outputTokens} output tokens) and key "${principal.name}" has ${usd(limit - spent)} of ${usd(limit)} left ${Periods.label(b.period)}; ask for fewer output tokens${resets}`,
               }),
             )
           }
-          return metered({
-            "x-sluice-budget-limit-usd": Prices.toUsd(limit).toFixed(6),
-            "x-sluice-budget-remaining-usd": Prices.toUsd(limit - spent).toFixed(6),
-          })
+          const before = reservation.spent - hold
+          return next(request).pipe(
+            // A call that failed (or was abandoned) before answering costs nothing.
+            Effect.onExit((exit) => (Exit.isFailure(exit) ? release : Effect.void)),
+            Effect.flatMap((response) => Usage.observe(response, settle)),
+            Effect.map((response) =>
+              Handler.withHeaders(response, {
+                "x-sluice-budget-limit-usd": Prices.toUsd(limit).toFixed(9),
+                "x-sluice-budget-remaining-usd": Prices.toUsd(limit - before).toFixed(9),
+              }),
+            ),
+          )
         },
       }),
     )
@@ -127,9 +184,15 @@ export const middleware = (options: BudgetOptions): MiddlewareSpec<Config.Config
       const prices = yield* Config.decodeSection(Prices.PricesSection, options.prices, "prices")
       const settings = yield* Config.decodeSection(
         Settings,
-        options.failMode === undefined ? {} : { failMode: options.failMode },
+        {
+          ...(options.failMode === undefined ? {} : { failMode: options.failMode }),
+          ...(options.defaultMaxOutputTokens === undefined
+            ? {}
+            : { defaultMaxOutputTokens: options.defaultMaxOutputTokens }),
+        },
         "budgets",
       )
-      return make(options, settings, Prices.table(prices))
+      const estimator = options.estimator ?? (yield* Tokens.loaded)
+      return make(options, settings, Prices.table(prices), estimator)
     }),
   )

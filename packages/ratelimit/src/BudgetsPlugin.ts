@@ -11,6 +11,7 @@ import * as Ledger from "./Ledger.ts"
 import * as Prices from "./Prices.ts"
 import * as RedisLedger from "./RedisLedger.ts"
 import { StoreKind } from "./StoreKind.ts"
+import * as Tokens from "./Tokens.ts"
 import * as UsageRoutes from "./UsageRoutes.ts"
 
 export const Section = Schema.Struct({
@@ -66,11 +67,15 @@ export const plugin: Middleware.Plugin = {
       const admin =
         config.admin === undefined ? undefined : yield* Config.decodeSection(AdminKey, config.admin, "admin")
       const adminKeyHash = admin?.key !== undefined ? Hash.sha256(admin.key) : admin?.keyHash?.toLowerCase()
+      // Loaded before the gateway listens (shared with the rate limiter): reservations estimate input.
+      const estimator = yield* Tokens.loaded
+      const { store: _store, timeout: _timeout, ...settings } = section
       return {
         middleware: Budgets.make(
           { ledger, prices, aliases: aliasesOf(config) },
-          { failMode: section.failMode },
+          settings,
           Prices.table(prices),
+          estimator,
         ),
         routes: adminKeyHash === undefined ? undefined : UsageRoutes.routes({ ledger, adminKeyHash }),
       }

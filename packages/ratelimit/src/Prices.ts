@@ -59,3 +59,16 @@ export const costNanoUsd = (price: Price, usage: Usage): number => {
 }
 
 export const toUsd = (nano: number): number => nano / 1e9
+
+/**
+ * An amount for people: cents when it is whole cents ("$8.45"), otherwise every digit down to
+ * the nano-dollar ("$0.001", "$0.000123") — never rounded to "$0.00".
+ */
+export const formatUsd = (nano: number): string => {
+  const sign = nano < 0 ? "-" : ""
+  const abs = Math.abs(Math.round(nano))
+  const whole = Math.floor(abs / 1e9)
+  const frac = String(abs % 1e9).padStart(9, "0")
+  const digits = frac.replace(/0+$/, "").padEnd(2, "0")
+  return `${sign}$${whole}.${digits}`
+}

@@ -77,14 +77,21 @@ export const heuristic: Estimator = estimator(
   () => false,
 )
 
-/** Load the tokenizer (a second or two of CPU: do it at start, never while serving). */
-export const loaded: Effect.Effect<Estimator> = Effect.gen(function* () {
-  // Imported on demand: the rank table is megabytes of JS that only the limiter needs.
-  const ranks = yield* Effect.promise(() => import("js-tiktoken/ranks/cl100k_base"))
-  const enc = new Tiktoken(ranks.default)
-  // No special tokens: a prompt containing "<|endoftext|>" is just text.
-  return estimator(
-    (text) => enc.encode(text, [], []).length,
-    () => true,
-  )
-})
+/**
+ * Load the tokenizer (a second or two of CPU: do it at start, never while serving). Loaded once
+ * per process however many middlewares ask for it.
+ */
+export const loaded: Effect.Effect<Estimator> = Effect.runSync(
+  Effect.cached(
+    Effect.gen(function* () {
+      // Imported on demand: the rank table is megabytes of JS that only the limiter needs.
+      const ranks = yield* Effect.promise(() => import("js-tiktoken/ranks/cl100k_base"))
+      const enc = new Tiktoken(ranks.default)
+      // No special tokens: a prompt containing "<|endoftext|>" is just text.
+      return estimator(
+        (text) => enc.encode(text, [], []).length,
+        () => true,
+      )
+    }),
+  ),
+)

@@ -77,7 +77,7 @@ describe("budgets middleware", () => {
       const { handler } = yield* build(stub)
       const p = key({ usd: 5, period: "monthly" })
       const first = yield* handler(Stub.chat({ model: "gpt-4o" }, { principal: p }))
-      expect(first.headers["x-sluice-budget-remaining-usd"]).toBe("5.000000")
+      expect(first.headers["x-sluice-budget-remaining-usd"]).toBe("5.000000000")
       yield* handler(Stub.chat({ model: "gpt-4o" }, { principal: p }))
       // $5.00 spent of $5.00.
       const error = yield* Effect.flip(handler(Stub.chat({ model: "gpt-4o" }, { principal: p })))
@@ -132,6 +132,7 @@ describe("budgets middleware", () => {
 
   const down: Ledger.Ledger = {
     spent: () => Effect.fail(new Ledger.LedgerUnavailable({ reason: "down" })),
+    reserve: () => Effect.fail(new Ledger.LedgerUnavailable({ reason: "down" })),
     record: () => Effect.fail(new Ledger.LedgerUnavailable({ reason: "down" })),
     usage: () => Effect.fail(new Ledger.LedgerUnavailable({ reason: "down" })),
   }
