@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from "vitest"
 import { Redis as RedisConn } from "@sluice/auth"
 import * as MemoryResponseStore from "../src/MemoryResponseStore.ts"
 import * as RedisResponseStore from "../src/RedisResponseStore.ts"
+import * as ResponsesConfig from "../src/ResponsesConfig.ts"
 import * as ResponsesHistory from "../src/ResponsesHistory.ts"
 import { type StoredResponse, scopeOf, validId } from "../src/ResponseStore.ts"
 import type * as W from "../src/ResponsesWire.ts"
@@ -139,5 +140,41 @@ describe("RedisResponseStore", () => {
     await Effect.runPromise(Scope.close(scope, Exit.void))
     if (Either.isRight(r)) throw new Error("expected a failure")
     expect(r.left._tag).toBe("StoreUnavailable")
+  })
+})
+
+describe("ResponsesConfig", () => {
+  const build = (section: unknown, redis?: unknown) =>
+    Effect.runPromise(
+      Effect.scoped(
+        Effect.either(
+          ResponsesConfig.fromConfig({ responses: section, redis } as unknown as Parameters<
+            typeof ResponsesConfig.fromConfig
+          >[0]),
+        ),
+      ),
+    )
+
+  it("defaults to a memory store; none keeps nothing", async () => {
+    const memory = await build(undefined)
+    expect(Either.isRight(memory) && memory.right !== undefined).toBe(true)
+    const none = await build({ store: "none" })
+    expect(Either.isRight(none) && none.right === undefined).toBe(true)
+  })
+
+  it("names the bad key", async () => {
+    const cases: Array<[unknown, unknown, string]> = [
+      [{ store: "redis" }, undefined, "responses.store"],
+      [{ store: "disk" }, undefined, "responses.store"],
+      [{ ttl: "soon" }, undefined, "responses.ttl"],
+      [{ ttl: 0 }, undefined, "responses.ttl"],
+      [{ maxSize: "lots" }, undefined, "responses.maxSize"],
+      [{ stor: "memory" }, undefined, "responses.stor"],
+    ]
+    for (const [section, redis, path] of cases) {
+      const r = await build(section, redis)
+      if (Either.isRight(r)) throw new Error(`expected ${path} to be refused`)
+      expect(r.left.issues.map((i) => i.path)).toContain(path)
+    }
   })
 })

@@ -91,6 +91,12 @@ describe("ResponsesCodec.decode", () => {
     ["unknown item type", { model: "m", input: [{ type: "web_search_call", id: "x" }] }, "input[0].type"],
     ["hosted tool", { model: "m", input: "x", tools: [{ type: "file_search" }] }, "tools[0].type"],
     ["previous_response_id", { model: "m", input: "x", previous_response_id: "resp_1" }, "previous_response_id"],
+    ["item_reference without a store", { model: "m", input: [{ type: "item_reference", id: "fc_1" }] }, "input[0]"],
+    [
+      "a bare item reference without a store",
+      { model: "m", input: [{ role: "user", content: "x" }, { id: "rs_1" }] },
+      "input[1]",
+    ],
     [
       "orphan function_call_output",
       { model: "m", input: [{ type: "function_call_output", call_id: "zz", output: "x" }] },
