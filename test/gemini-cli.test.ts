@@ -47,6 +47,7 @@ const baseEnv = (home: string): Record<string, string> => ({
   HOME: home,
   NO_COLOR: "1",
   GEMINI_CLI_TRUST_WORKSPACE: "true",
+  SLUICE_FROM_SOURCE: process.env.SLUICE_FROM_SOURCE ?? "",
 })
 
 let gw: RunningGateway

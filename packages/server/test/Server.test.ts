@@ -182,10 +182,14 @@ describe("graceful shutdown (a real process, SIGTERM)", () => {
   const exited = () => new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
 
   beforeAll(async () => {
-    child = spawn(process.execPath, ["--import", "tsx", new URL("./fixtures/serve.ts", import.meta.url).pathname], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, SHUTDOWN_TIMEOUT: "5000" },
-    })
+    child = spawn(
+      process.execPath,
+      ["--conditions=@sluice/source", "--import", "tsx", new URL("./fixtures/serve.ts", import.meta.url).pathname],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, SHUTDOWN_TIMEOUT: "5000" },
+      },
+    )
     port = await new Promise<number>((resolve, reject) => {
       child.stdout!.on("data", (d: Buffer) => {
         const m = /listening (\d+)/.exec(d.toString())
