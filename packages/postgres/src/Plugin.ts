@@ -4,7 +4,7 @@
  * - `plugin` (`requestlog`): one row per request in `sluice_request_log`, with retention, and
  *   `/admin/requests` + `/admin/usage/daily` behind the admin key.
  */
-import { Hash } from "@sluice/auth"
+import { Hash, type Plugin as AuthPlugin } from "@sluice/auth"
 import { Config, type Middleware } from "@sluice/core"
 import { BudgetsPlugin, Prices } from "@sluice/ratelimit"
 import { Effect, Schema } from "effect"
@@ -17,9 +17,9 @@ const needsDatabase = (path: string) =>
   new Config.ConfigError({ issues: [{ path, message: "the postgres store needs a database: { url } section" }] })
 
 /** `auth.store: postgres`, for `Auth.Plugin.make({ stores: [keyStore] })`. */
-export const keyStore = {
-  kind: "postgres" as const,
-  make: (config: Config.GatewayConfig, options: { readonly cacheTtlMs: number; readonly timeoutMs: number }) =>
+export const keyStore: AuthPlugin.ExternalStore = {
+  kind: "postgres",
+  make: (config, options) =>
     Effect.gen(function* () {
       const db = yield* Database.fromConfig(config)
       if (db === undefined) return yield* Effect.fail(needsDatabase("auth.store"))
