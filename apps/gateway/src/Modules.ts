@@ -3,7 +3,7 @@
  * ingresses and middleware plugins. Adding a package to the gateway is one line here.
  */
 import type { Config, Ingress, Middleware, ProviderType } from "@sluice/core"
-import { MockProvider } from "@sluice/core"
+import { IngressLayout, MockProvider } from "@sluice/core"
 import * as SluiceAnthropic from "@sluice/anthropic"
 import * as SluiceAuth from "@sluice/auth"
 import * as SluiceCache from "@sluice/cache"
@@ -29,8 +29,10 @@ export const ingresses = (
   Effect.gen(function* () {
     const gemini = yield* SluiceGemini.Ingress.fromConfig(config)
     const openai = yield* SluiceOpenAI.Ingress.fromConfig(config)
+    // Path prefixes per format and fixed routes (path → format + model), from `ingress:`.
+    const layout = yield* IngressLayout.fromConfig(config)
     // Order matters where paths are shared (GET /v1/models): anthropic, gemini, openai.
-    return [SluiceAnthropic.Ingress.ingress, gemini, openai]
+    return IngressLayout.apply([SluiceAnthropic.Ingress.ingress, gemini, openai], layout)
   })
 
 /** Middleware by name, for the `middleware:` list. */
