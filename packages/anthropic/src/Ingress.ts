@@ -6,7 +6,7 @@
  * status; a stream that fails after it started ends with an `event: error` frame.
  */
 import { Chunk, Duration, Effect, Either, Exit, Option, Scope, Stream } from "effect"
-import type { GatewayRequest, GatewayResponse, HandlerFn, Ingress } from "@sluice/core"
+import { Echo, type GatewayRequest, type GatewayResponse, type HandlerFn, type Ingress } from "@sluice/core"
 import { type ChatRequest, Errors, type GatewayError, type StreamEvent } from "@sluice/schema"
 import * as ErrorCodec from "./ErrorCodec.ts"
 import * as Models from "./Models.ts"
@@ -130,7 +130,7 @@ const intParam = (query: URLSearchParams, name: string): Either.Either<number | 
     ? Either.right(n)
     : Either.left(
         new Errors.InvalidRequest({
-          message: `${name}: expected an integer from 1 to 1000, got "${raw}"`,
+          message: `${name}: expected an integer from 1 to 1000, got "${Echo.cap(raw)}"`,
           param: name,
         }),
       )
@@ -225,7 +225,7 @@ export const make = (options: Options = {}): Ingress.Ingress => {
               const id = request.params.id ?? ""
               const found = response.models.find((m) => m.id === id)
               return found === undefined
-                ? Effect.fail(new Errors.NotFound({ message: `model: ${id}` }))
+                ? Effect.fail(new Errors.NotFound({ message: `model: ${Echo.cap(id)}` }))
                 : Effect.succeed<Ingress.Reply>({
                     _tag: "Json",
                     status: 200,

@@ -6,6 +6,7 @@
  */
 import { Either, ParseResult } from "effect"
 import * as Schema from "effect/Schema"
+import { Echo } from "@sluice/core"
 import { CallId, type ChatRequest, Errors, type Message, type Part, type Parts, type Tool } from "@sluice/schema"
 import * as Wire from "./Wire.ts"
 
@@ -23,8 +24,14 @@ const invalid = (error: ParseResult.ParseError): Errors.InvalidRequest => {
   // Of a union's alternatives, the one that got furthest names the real problem.
   let first = issues[0]
   for (const i of issues) if (first === undefined || i.path.length > first.path.length) first = i
-  const param = first === undefined ? "" : pathOf(first.path)
-  const message = first === undefined ? "invalid request" : first._tag === "Missing" ? "Field required" : first.message
+  // Paths may hold a caller's record keys and messages quote the value: both are capped.
+  const param = first === undefined ? "" : Echo.cap(pathOf(first.path), 200)
+  const message =
+    first === undefined
+      ? "invalid request"
+      : first._tag === "Missing"
+        ? "Field required"
+        : Echo.capDecodeMessage(first.message)
   return new Errors.InvalidRequest({ message: param === "" ? message : `${param}: ${message}`, param })
 }
 
@@ -136,6 +143,10 @@ export const decode = (body: unknown, options: DecodeOptions): Either.Either<Cha
   if (options.requireMaxTokens && req.max_tokens === undefined) {
     return Either.left(new Errors.InvalidRequest({ message: "max_tokens: Field required", param: "max_tokens" }))
   }
+  if (req.messages.length === 0)
+    return Either.left(
+      new Errors.InvalidRequest({ message: "messages: at least one message is required", param: "messages" }),
+    )
   const messages: Array<Message> = []
   if (req.system !== undefined) {
     const parts: Array<Part> =

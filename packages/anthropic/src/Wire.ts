@@ -5,6 +5,7 @@
  * Field names are Anthropic's (snake_case) on purpose.
  */
 import * as Schema from "effect/Schema"
+import { ModelId, Params } from "@sluice/core"
 
 const Opaque = Schema.optional(Schema.Unknown)
 
@@ -151,16 +152,16 @@ export const SystemParam = Schema.Union(Schema.String, Schema.Array(TextBlock))
 // ---- requests ----------------------------------------------------------------------------
 
 const requestFields = {
-  model: Schema.String,
+  model: ModelId.ModelIdSchema,
   messages: Schema.Array(MessageParam),
   system: Schema.optional(SystemParam),
   /** Required by Messages; checked by the ingress so count_tokens can share the schema. */
-  max_tokens: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.greaterThanOrEqualTo(1))),
+  max_tokens: Schema.optional(Params.TokenLimit),
   stop_sequences: Schema.optional(Schema.Array(Schema.String)),
   stream: Schema.optional(Schema.Boolean),
-  temperature: Schema.optional(Schema.Number.pipe(Schema.between(0, 1))),
-  top_p: Schema.optional(Schema.Number.pipe(Schema.between(0, 1))),
-  top_k: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.greaterThanOrEqualTo(0))),
+  temperature: Schema.optional(Params.Temperature(1)),
+  top_p: Schema.optional(Params.TopP),
+  top_k: Schema.optional(Params.TopK),
   tools: Schema.optional(Schema.Array(Schema.Union(CustomTool, ServerTool))),
   tool_choice: Schema.optional(ToolChoice),
   thinking: Schema.optional(ThinkingConfig),

@@ -5,7 +5,7 @@
  */
 import { type HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect, Either, ParseResult, Schema } from "effect"
-import type { Ingress } from "@sluice/core"
+import { Echo, type Ingress } from "@sluice/core"
 import * as AdminGuard from "./AdminGuard.ts"
 import { generateId, generateKey, sha256 } from "./Hash.ts"
 import { BudgetPolicy, type KeyRecord, publicView, RateLimitPolicy, Timestamp } from "./KeyRecord.ts"
@@ -107,10 +107,12 @@ export const routes = (options: AdminOptions): ReadonlyArray<Ingress.PlainRoute>
   /** A stored (not config) key, live or not; otherwise the reply that explains why not. */
   const mutable = (id: string) =>
     Effect.map(store.get(id), (record): Either.Either<KeyRecord, Reply> => {
-      if (record === undefined) return Either.left(fail(404, "not_found_error", `no key with id "${id}"`))
+      if (record === undefined) return Either.left(fail(404, "not_found_error", `no key with id "${Echo.cap(id)}"`))
       if (record.source === "config")
-        return Either.left(fail(409, "conflict", `key "${id}" is defined in the config file; change it there`))
-      if (record.revokedAt !== undefined) return Either.left(fail(409, "conflict", `key "${id}" is revoked`))
+        return Either.left(
+          fail(409, "conflict", `key "${Echo.cap(id)}" is defined in the config file; change it there`),
+        )
+      if (record.revokedAt !== undefined) return Either.left(fail(409, "conflict", `key "${Echo.cap(id)}" is revoked`))
       return Either.right(record)
     })
 
@@ -153,7 +155,9 @@ export const routes = (options: AdminOptions): ReadonlyArray<Ingress.PlainRoute>
 
   const read = guarded((_, params) =>
     Effect.map(store.get(params.id!), (r) =>
-      r === undefined ? fail(404, "not_found_error", `no key with id "${params.id}"`) : json(200, publicView(r)),
+      r === undefined
+        ? fail(404, "not_found_error", `no key with id "${Echo.cap(params.id ?? "")}"`)
+        : json(200, publicView(r)),
     ),
   )
 

@@ -10,9 +10,11 @@ import { Errors, type GatewayError } from "@sluice/schema"
 import {
   type GatewayRequest,
   type GatewayResponse,
+  Echo,
   Handler,
   Middleware,
   type MiddlewareSpec,
+  ModelId,
   Wildcard,
 } from "@sluice/core"
 import { sha256 } from "./Hash.ts"
@@ -35,8 +37,14 @@ const unavailable = new Errors.Unavailable({
   retryAfterSeconds: 1,
 })
 
+/**
+ * Patterns match the id as the router resolves it. Only an id that keeps the model-id rule can
+ * match (no `..` segment, no `%`-encoding): `gup/gemini-flash*` must not admit
+ * `gup/gemini-flash/../gemini-pro`, whatever a pattern's `*` would say.
+ */
 const allowed = (record: KeyRecord, model: string): boolean =>
-  record.models === undefined || record.models.some((pattern) => Wildcard.matches(pattern, model))
+  record.models === undefined ||
+  (ModelId.isValid(model) && record.models.some((pattern) => Wildcard.matches(pattern, model)))
 
 /** Check a verified key against the request; an error says what is wrong, never the key. */
 export const check = (record: KeyRecord, model: string | undefined, now: number): GatewayError | undefined => {
@@ -44,7 +52,7 @@ export const check = (record: KeyRecord, model: string | undefined, now: number)
   if (record.expiresAt !== undefined && Date.parse(record.expiresAt) <= now)
     return new Errors.PermissionDenied({ message: `API key "${record.name}" expired at ${record.expiresAt}` })
   if (model !== undefined && !allowed(record, model))
-    return new Errors.PermissionDenied({ message: `API key "${record.name}" may not use model "${model}"` })
+    return new Errors.PermissionDenied({ message: `API key "${record.name}" may not use model "${Echo.cap(model)}"` })
   return undefined
 }
 
@@ -62,6 +70,9 @@ export const middlewareFn =
       const credential = request.ctx.credential
       if (credential === undefined || Redacted.value(credential) === "") return yield* Effect.fail(missing)
       const model = Handler.modelOf(request)
+      // The ingresses already refuse such ids; a handler called some other way gets the same answer.
+      const reason = model === undefined ? undefined : ModelId.problem(model)
+      if (reason !== undefined) return yield* Effect.fail(ModelId.invalid(reason))
       const record = yield* store.findByHash(sha256(Redacted.value(credential))).pipe(
         Effect.tapError((e) => Effect.logWarning(`auth: key store failed (${e.reason}); refusing the request`)),
         Effect.mapError(() => unavailable),

@@ -5,6 +5,7 @@
  * Gemini client (which would not have had them from Google either).
  */
 import { Either } from "effect"
+import { Echo } from "@sluice/core"
 import { Errors, type Part, type Parts } from "@sluice/schema"
 import type * as Wire from "./Wire.ts"
 
@@ -222,8 +223,8 @@ export const decode = (
         }
         return Either.left(
           new Errors.InvalidRequest({
-            message: `'${where}.${field}' parts are not supported by this gateway`,
-            param: `${where}.${field}`,
+            message: `'${where}.${Echo.cap(field)}' parts are not supported by this gateway`,
+            param: `${where}.${Echo.cap(field)}`,
           }),
         )
       }
@@ -308,7 +309,7 @@ export const encode = (parts: ReadonlyArray<Part>): Either.Either<Array<WirePart
         break
       case "tool_call": {
         const args = argsOf(p.arguments)
-        if (Either.isLeft(args)) return Either.left(`tool call "${p.name}": ${args.left}`)
+        if (Either.isLeft(args)) return Either.left(`tool call "${Echo.cap(p.name)}": ${args.left}`)
         const id = wireId(p.id)
         out.push(
           withSig(

@@ -5,6 +5,8 @@
  * client talking to a Gemini upstream loses nothing; other providers never see them.
  */
 import { Either, ParseResult, Schema } from "effect"
+import { Echo } from "@sluice/core"
+
 import { type ChatRequest, Errors, type Message, type Part, type Tool } from "@sluice/schema"
 import * as JsonSchema from "./JsonSchema.ts"
 import * as Normalize from "./Normalize.ts"
@@ -29,9 +31,11 @@ export const decodeWire = <A, I>(
   Schema.decodeUnknownEither(schema, { errors: "first" })(value).pipe(
     Either.mapLeft((error) => {
       const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
-      const path = formatPath([...(prefix === "" ? [] : [prefix]), ...(issue?.path ?? [])])
+      // Paths may hold a caller's record keys and messages quote the value: both are capped.
+      const path = Echo.cap(formatPath([...(prefix === "" ? [] : [prefix]), ...(issue?.path ?? [])]), 200)
+      const detail = issue === undefined ? "malformed request" : Echo.capDecodeMessage(issue.message)
       return new Errors.InvalidRequest({
-        message: `Invalid JSON payload received. ${path === "" ? "" : `Invalid value at '${path}': `}${issue?.message ?? "malformed request"}`,
+        message: `Invalid JSON payload received. ${path === "" ? "" : `Invalid value at '${path}': `}${detail}`,
         ...(path === "" ? {} : { param: path }),
       })
     }),
@@ -123,7 +127,7 @@ export const fromWire = (
   for (const [i, content] of req.contents.entries()) {
     const role = content.role ?? "user"
     if (role !== "user" && role !== "model")
-      return invalid(`Please use a valid role: user, model. (got "${role}")`, `contents[${i}].role`)
+      return invalid(`Please use a valid role: user, model. (got "${Echo.cap(role)}")`, `contents[${i}].role`)
     if (content.parts.length === 0) return invalid("contents.parts must not be empty.", `contents[${i}].parts`)
     const parts = GParts.decode(content.parts, {
       path: `contents[${i}].parts`,

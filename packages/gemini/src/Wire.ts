@@ -8,6 +8,7 @@
  * fields often, and whatever a Gemini upstream accepts must pass through.
  */
 import * as Schema from "effect/Schema"
+import { Params } from "@sluice/core"
 
 const Obj = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 
@@ -109,11 +110,11 @@ export const ThinkingConfig = Schema.Struct({
 })
 
 export const GenerationConfig = Schema.Struct({
-  temperature: Schema.optional(Schema.Number),
-  topP: Schema.optional(Schema.Number),
-  topK: Schema.optional(Schema.Number),
+  temperature: Schema.optional(Params.Temperature(2)),
+  topP: Schema.optional(Params.TopP),
+  topK: Schema.optional(Params.TopK),
   candidateCount: Schema.optional(Schema.Number),
-  maxOutputTokens: Schema.optional(Schema.Number),
+  maxOutputTokens: Schema.optional(Params.TokenLimit),
   stopSequences: Schema.optional(Schema.Array(Schema.String)),
   seed: Schema.optional(Schema.Number),
   presencePenalty: Schema.optional(Schema.Number),

@@ -4,6 +4,7 @@
  */
 import { Either, ParseResult, Schema } from "effect"
 import { Errors } from "@sluice/schema"
+import { Echo } from "@sluice/core"
 
 export interface Problem {
   /** `messages[0].role`, or "" for the whole body. */
@@ -35,8 +36,9 @@ export const decode =
     const issue = mostSpecific(ParseResult.ArrayFormatter.formatErrorSync(result.left))
     if (issue === undefined) return Either.left({ path: prefix, message: "invalid value" })
     return Either.left({
-      path: formatPath(issue.path, prefix),
-      message: issue._tag === "Missing" ? "is required" : issue.message,
+      // Paths may hold a caller's record keys and messages quote the value: both are capped.
+      path: Echo.cap(formatPath(issue.path, prefix), 200),
+      message: issue._tag === "Missing" ? "is required" : Echo.capDecodeMessage(issue.message),
     })
   }
 

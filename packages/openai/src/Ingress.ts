@@ -6,7 +6,7 @@
  */
 import { Effect, type Scope, Stream } from "effect"
 import { Errors, type GatewayError } from "@sluice/schema"
-import { Collect, type Config, type HandlerFn, type Ingress as IngressT } from "@sluice/core"
+import { Collect, type Config, Echo, type HandlerFn, type Ingress as IngressT } from "@sluice/core"
 import * as EmbeddingsCodec from "./EmbeddingsCodec.ts"
 import * as ErrorCodec from "./ErrorCodec.ts"
 import * as ModelsCodec from "./ModelsCodec.ts"
@@ -120,7 +120,9 @@ const model: IngressT.Route = {
         const found = r.models.find((m) => m.id === id)
         return found === undefined
           ? Effect.fail(
-              new Errors.NotFound({ message: `The model '${id}' does not exist or is not routed by this gateway` }),
+              new Errors.NotFound({
+                message: `The model '${Echo.cap(id)}' does not exist or is not routed by this gateway`,
+              }),
             )
           : Effect.succeed<Reply>({
               _tag: "Json",

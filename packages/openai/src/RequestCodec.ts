@@ -4,6 +4,7 @@
  * OpenAI-format upstream (the provider).
  */
 import { Either } from "effect"
+import { Echo } from "@sluice/core"
 import type { Chat, ChatRequest, Message, Part, Parts } from "@sluice/schema"
 import { compact, badField, decode as decodeWith, invalid, unknownFields } from "./Decode.ts"
 import type { Dialect } from "./Dialect.ts"
@@ -107,7 +108,7 @@ const toMessages = (messages: ReadonlyArray<Wire.Message>): Either.Either<Array<
           return Either.left(
             badField(
               `${param}.tool_call_id`,
-              `"${m.tool_call_id}" does not answer a tool call of an earlier assistant message`,
+              `"${Echo.cap(m.tool_call_id)}" does not answer a tool call of an earlier assistant message`,
             ),
           )
         }

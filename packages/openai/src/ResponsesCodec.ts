@@ -4,6 +4,7 @@
  * are reasoning, message and function_call items.
  */
 import { Either } from "effect"
+import { Echo } from "@sluice/core"
 import {
   CallId,
   type Chat,
@@ -99,7 +100,7 @@ const toMessages = (
         const name = names.get(callId)
         if (name === undefined) {
           return Either.left(
-            badField(`${param}.call_id`, `"${item.call_id}" does not answer an earlier function_call item`),
+            badField(`${param}.call_id`, `"${Echo.cap(item.call_id)}" does not answer an earlier function_call item`),
           )
         }
         const parts = contentParts(item.output, `${param}.output`)
@@ -158,7 +159,9 @@ const precheck = (body: unknown): Result<void> => {
     for (const [i, item] of body.input.entries()) {
       const t = isRecord(item) ? item.type : undefined
       if (typeof t === "string" && !W.inputItemTypes.has(t)) {
-        return Either.left(badField(`input[${i}].type`, `"${t}" items are not supported by this gateway`))
+        return Either.left(
+          badField(`input[${i}].type`, `"${Echo.cap(String(t))}" items are not supported by this gateway`),
+        )
       }
     }
   }

@@ -4,6 +4,7 @@
  * ingress only (providers speak chat completions upstream), so one direction each.
  */
 import * as Schema from "effect/Schema"
+import { ModelId, Params } from "@sluice/core"
 import { ReasoningEffort } from "./Wire.ts"
 
 const Nullable = <S extends Schema.Schema.Any>(s: S) => Schema.optional(Schema.NullOr(s))
@@ -140,15 +141,15 @@ export const Reasoning = Schema.Struct({
 })
 
 export const ResponsesRequest = Schema.Struct({
-  model: Schema.String,
+  model: ModelId.ModelIdSchema,
   input: Schema.Union(Schema.String, Schema.Array(RequestItem)),
   instructions: Nullable(Schema.String),
   tools: Nullable(Schema.Array(FunctionTool)),
   tool_choice: Nullable(ToolChoice),
   parallel_tool_calls: Nullable(Schema.Boolean),
-  max_output_tokens: Nullable(Schema.Number),
-  temperature: Nullable(Schema.Number),
-  top_p: Nullable(Schema.Number),
+  max_output_tokens: Nullable(Params.TokenLimit),
+  temperature: Nullable(Params.Temperature(2)),
+  top_p: Nullable(Params.TopP),
   reasoning: Nullable(Reasoning),
   text: Nullable(Schema.Struct({ format: Nullable(TextFormat), verbosity: Nullable(Schema.String) })),
   user: Nullable(Schema.String),

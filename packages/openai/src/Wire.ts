@@ -6,6 +6,7 @@
  * `object`), strict where a client's mistake must be named.
  */
 import * as Schema from "effect/Schema"
+import { ModelId, Params } from "@sluice/core"
 
 const Nullable = <S extends Schema.Schema.Any>(s: S) => Schema.optional(Schema.NullOr(s))
 
@@ -137,21 +138,21 @@ export const ReasoningEffort = Schema.Literal("none", "minimal", "low", "medium"
 
 /** The fields this codec understands; anything else is carried as `extras.openai`. */
 export const ChatCompletionRequest = Schema.Struct({
-  model: Schema.String,
+  model: ModelId.ModelIdSchema,
   messages: Schema.Array(Message),
   tools: Nullable(Schema.Array(FunctionTool)),
   tool_choice: Nullable(ToolChoice),
   parallel_tool_calls: Nullable(Schema.Boolean),
   response_format: Nullable(ResponseFormat),
-  max_tokens: Nullable(Schema.Number),
-  max_completion_tokens: Nullable(Schema.Number),
-  temperature: Nullable(Schema.Number),
-  top_p: Nullable(Schema.Number),
+  max_tokens: Nullable(Params.TokenLimit),
+  max_completion_tokens: Nullable(Params.TokenLimit),
+  temperature: Nullable(Params.Temperature(2)),
+  top_p: Nullable(Params.TopP),
   stop: Nullable(Schema.Union(Schema.String, Schema.Array(Schema.String))),
   seed: Nullable(Schema.Number),
   n: Nullable(Schema.Number),
-  presence_penalty: Nullable(Schema.Number),
-  frequency_penalty: Nullable(Schema.Number),
+  presence_penalty: Nullable(Params.Penalty),
+  frequency_penalty: Nullable(Params.Penalty),
   reasoning_effort: Nullable(ReasoningEffort),
   user: Nullable(Schema.String),
   metadata: Nullable(Schema.Record({ key: Schema.String, value: Schema.String })),
@@ -273,7 +274,7 @@ export type ErrorBody = typeof ErrorBody.Type
 // ---- embeddings and models ------------------------------------------------------------------
 
 export const EmbeddingRequest = Schema.Struct({
-  model: Schema.String,
+  model: ModelId.ModelIdSchema,
   /** Token arrays are part of the format; this gateway serves text only and says so. */
   input: Schema.Union(
     Schema.String,
