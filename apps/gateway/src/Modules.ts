@@ -7,6 +7,7 @@ import { IngressLayout, MockProvider } from "@sluice/core"
 import * as SluiceAnthropic from "@sluice/anthropic"
 import * as SluiceAuth from "@sluice/auth"
 import * as SluiceCache from "@sluice/cache"
+import * as SluiceConsole from "@sluice/console"
 import * as SluiceRatelimit from "@sluice/ratelimit"
 import * as SluiceGemini from "@sluice/gemini"
 import * as SluiceGuardrails from "@sluice/guardrails"
@@ -44,6 +45,7 @@ export const plugins: ReadonlyArray<Middleware.Plugin> = [
   SluiceRatelimit.plugin,
   SluiceRatelimit.budgetsPlugin,
   SluiceGuardrails.plugin,
+  SluiceConsole.plugin,
 ]
 
 /** The order used when the config has no `middleware:` list (outermost first). */
@@ -57,4 +59,5 @@ export const defaultOrder: ReadonlyArray<string> = [
   "ratelimit",
   "budgets",
   "guardrails",
+  "console",
 ]

@@ -197,6 +197,7 @@ const pluginSections = [
   "cache",
   "responses",
   "database",
+  "console",
 ] as const
 
 export const GatewayConfig = Schema.Struct({

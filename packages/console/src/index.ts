@@ -1,0 +1,5 @@
+export * as Bundle from "./Bundle.ts"
+export * as Mask from "./Mask.ts"
+export * as Plugin from "./Plugin.ts"
+export * as Routes from "./Routes.ts"
+export { plugin } from "./Plugin.ts"
