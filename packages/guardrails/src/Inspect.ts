@@ -1,10 +1,16 @@
 /**
- * Apply policies to whole values: a request's input (messages, tool-call arguments, tool
- * results, embedding inputs) and a complete response. Returns the value with redactions, or
- * fails with the first GuardrailViolation.
+ * Apply policies to whole values: a request's input and a complete response. Returns the value
+ * with redactions, or fails with the first GuardrailViolation.
+ *
+ * Every field of the request that reaches an upstream is inspected, not only the messages: a
+ * message's `name`, tool definitions (name, description, every string of the parameters
+ * schema — enums, defaults, property names), tool choice, tool-call ids and names, image URLs,
+ * `stop`, `user`, `metadata`, the `response_format` schema and the wire extras passed through
+ * to providers. Tool calls and results follow the policy's `tools` switch; the rest is input
+ * like the messages. Size limits and custom checks see the message content only.
  */
 import type { GatewayRequest } from "@sluice/core"
-import type { ChatRequest, ChatResponse, Errors, Message, Part, Parts } from "@sluice/schema"
+import type { Chat, ChatRequest, ChatResponse, Errors, Message, Part, Parts } from "@sluice/schema"
 import { Effect } from "effect"
 import type { Compiled } from "./Policy.ts"
 import * as Scan from "./Scan.ts"
@@ -56,15 +62,46 @@ export class Inspector {
     return changed ? JSON.stringify(walked) : args
   }
 
-  walk(v: unknown): unknown {
-    if (typeof v === "string") return this.text(v, true)
-    if (Array.isArray(v)) return v.map((x) => this.walk(x))
+  /** Every string of a JSON value, object keys included (they reach the upstream too). */
+  walk(v: unknown, tool = true): unknown {
+    if (typeof v === "string") return this.text(v, tool)
+    if (Array.isArray(v)) return v.map((x) => this.walk(x, tool))
     if (typeof v === "object" && v !== null) {
       const out: Record<string, unknown> = {}
-      for (const [k, x] of Object.entries(v)) out[k] = this.walk(x)
+      for (const [k, x] of Object.entries(v)) out[this.text(k, tool)] = this.walk(x, tool)
       return out
     }
     return v
+  }
+
+  /** A JSON value, rebuilt only when something in it was redacted. */
+  value<A>(v: A, tool: boolean): A {
+    const before = this.changed
+    this.changed = false
+    const walked = this.walk(v, tool)
+    const changed = this.changed
+    this.changed = before || changed
+    return changed ? (walked as A) : v
+  }
+
+  optional(v: string | undefined, tool = false): string | undefined {
+    return v === undefined ? undefined : this.text(v, tool)
+  }
+
+  /** Fields that are not conversation content: inspected, but not counted for size or custom checks. */
+  aside<A>(f: () => A): A {
+    const chars = this.chars
+    const seen = this.seen.length
+    const out = f()
+    this.chars = chars
+    this.seen.length = seen
+    return out
+  }
+
+  private media(source: Parts.MediaSource): Parts.MediaSource {
+    if (source.kind !== "url") return source
+    const url = this.aside(() => this.text(source.url))
+    return url === source.url ? source : { ...source, url }
   }
 
   part(p: Part): Part {
@@ -80,26 +117,33 @@ export class Inspector {
       case "tool_call": {
         if (this.tools.length === 0) return p
         const a = this.json(p.arguments)
-        return a === p.arguments ? p : { ...p, arguments: a }
+        const [id, name] = this.aside(() => [this.text(p.id, true), this.text(p.name, true)])
+        return a === p.arguments && id === p.id && name === p.name ? p : { ...p, id, name, arguments: a }
       }
       case "tool_result": {
         if (this.tools.length === 0) return p
         let changed = false
-        const content = p.content.map((c) => {
-          if (c.type !== "text") return c
+        const content = p.content.map((c): Parts.TextPart | Parts.ImagePart => {
+          if (c.type === "image") {
+            const source = this.media(c.source)
+            if (source === c.source) return c
+            changed = true
+            return { ...c, source }
+          }
           const t = this.text(c.text, true)
           if (t === c.text) return c
           changed = true
           return { ...c, text: t } satisfies Parts.TextPart
         })
-        const structured = p.structured === undefined ? undefined : this.walk(p.structured)
-        const structuredChanged =
-          structured !== undefined && JSON.stringify(structured) !== JSON.stringify(p.structured)
-        if (!changed && !structuredChanged) return p
-        return { ...p, content, ...(structured !== undefined ? { structured } : {}) }
+        const structured = p.structured === undefined ? undefined : this.value(p.structured, true)
+        const [id, name] = this.aside(() => [this.text(p.id, true), this.text(p.name, true)])
+        if (!changed && structured === p.structured && id === p.id && name === p.name) return p
+        return { ...p, id, name, content, ...(structured !== undefined ? { structured } : {}) }
       }
-      case "image":
-        return p
+      case "image": {
+        const source = this.media(p.source)
+        return source === p.source ? p : { ...p, source }
+      }
     }
   }
 
@@ -113,6 +157,57 @@ export class Inspector {
     return { value: changed ? out : parts, changed }
   }
 }
+
+/** Every upstream-bound field of a chat request other than the message parts. */
+const chatFields = (inspector: Inspector, chat: ChatRequest): ChatRequest =>
+  inspector.aside((): ChatRequest => {
+    const changedBefore = inspector.changed
+    inspector.changed = false
+    const tools = chat.tools?.map((t) => {
+      const name = inspector.text(t.name)
+      const description = inspector.optional(t.description)
+      const parameters = t.parameters === undefined ? undefined : inspector.value(t.parameters, false)
+      return name === t.name && description === t.description && parameters === t.parameters
+        ? t
+        : {
+            ...t,
+            name,
+            ...(description !== undefined ? { description } : {}),
+            ...(parameters !== undefined ? { parameters } : {}),
+          }
+    })
+    const allowed = chat.toolChoice?.allowed?.map((n) => inspector.text(n))
+    const stop = chat.stop?.map((x) => inspector.text(x))
+    const user = inspector.optional(chat.user)
+    const metadata = chat.metadata === undefined ? undefined : inspector.value(chat.metadata, false)
+    const rf = chat.responseFormat
+    const responseFormat =
+      rf?.type === "json_schema"
+        ? (() => {
+            const name = inspector.optional(rf.name)
+            const schema = inspector.value(rf.schema, false)
+            return name === rf.name && schema === rf.schema
+              ? rf
+              : { ...rf, schema, ...(name !== undefined ? { name } : {}) }
+          })()
+        : rf
+    const extras = chat.extras === undefined ? undefined : inspector.value<Chat.WireExtras>(chat.extras, false)
+    const changed = inspector.changed
+    inspector.changed = changedBefore || changed
+    if (!changed) return chat
+    return {
+      ...chat,
+      ...(tools !== undefined ? { tools } : {}),
+      ...(chat.toolChoice !== undefined && allowed !== undefined
+        ? { toolChoice: { ...chat.toolChoice, allowed } }
+        : {}),
+      ...(stop !== undefined ? { stop } : {}),
+      ...(user !== undefined ? { user } : {}),
+      ...(metadata !== undefined ? { metadata } : {}),
+      ...(responseFormat !== undefined ? { responseFormat } : {}),
+      ...(extras !== undefined ? { extras } : {}),
+    }
+  })
 
 const forDirection = (policies: ReadonlyArray<Compiled>, direction: Scan.Direction) =>
   policies.filter((p) => (direction === "input" ? p.input : p.output))
@@ -161,16 +256,21 @@ export const input = (
       let changed = false
       const messages = request.chat.messages.map((m): Message => {
         const r = inspector.parts(m.parts)
-        if (!r.changed) return m
+        const name = m.name === undefined ? undefined : inspector.aside(() => inspector.text(m.name!))
+        if (!r.changed && name === m.name) return m
         changed = true
-        return { ...m, parts: r.value }
+        return { ...m, parts: r.value, ...(name !== undefined ? { name } : {}) }
       })
-      if (changed) next = { ...request, chat: { ...request.chat, messages } satisfies ChatRequest }
+      const chat = chatFields(inspector, request.chat)
+      if (changed || chat !== request.chat) next = { ...request, chat: { ...chat, messages } satisfies ChatRequest }
       break
     }
     case "Embed": {
       const inputs = request.embed.inputs.map((t) => inspector.text(t))
-      if (inspector.changed) next = { ...request, embed: { ...request.embed, inputs } }
+      const extras = request.embed.extras
+      const walked = extras === undefined ? undefined : inspector.aside(() => inspector.value(extras, false))
+      if (inspector.changed)
+        next = { ...request, embed: { ...request.embed, inputs, ...(walked !== undefined ? { extras: walked } : {}) } }
       break
     }
     case "ListModels":

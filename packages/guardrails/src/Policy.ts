@@ -9,6 +9,7 @@ import { Config, Wildcard } from "@sluice/core"
 import { Either, Schema } from "effect"
 import type * as Custom from "./Custom.ts"
 import * as Detectors from "./Detectors.ts"
+import * as Normalize from "./Normalize.ts"
 
 const Direction = Schema.Literal("input", "output")
 const Name = Schema.String.pipe(
@@ -109,7 +110,8 @@ export const compile = (
       holdFloor = Math.max(holdFloor, Detectors.holdFloor[kind] ?? 0)
     }
     if (p.deny?.keywords !== undefined && p.deny.keywords.length > 0)
-      detectors.push(Detectors.keywords(p.deny.keywords))
+      // Matched against normalised text, so written in the same normal form.
+      detectors.push(Detectors.keywords(p.deny.keywords.map(Normalize.text)))
     p.deny?.regex?.forEach((source, i) => {
       try {
         const re = new RegExp(source, "gi")

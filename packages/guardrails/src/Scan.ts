@@ -6,6 +6,7 @@ import { Cause, Effect } from "effect"
 import { Errors } from "@sluice/schema"
 import type * as Custom from "./Custom.ts"
 import * as Detectors from "./Detectors.ts"
+import * as Normalize from "./Normalize.ts"
 import type { Compiled } from "./Policy.ts"
 
 export type Direction = "input" | "output"
@@ -42,9 +43,10 @@ const clean: Result = { _tag: "Clean" }
 export const text = (policies: ReadonlyArray<Compiled>, direction: Direction, value: string): Result => {
   if (value.length === 0) return clean
   let redactions: Array<Detectors.Match> | undefined
+  const normalized = Normalize.normalize(value)
   for (const p of policies) {
     for (const detect of p.detectors) {
-      const matches = detect(value)
+      const matches = Normalize.detect(detect, normalized)
       if (matches.length === 0) continue
       if (p.action === "block") return { _tag: "Blocked", error: found(p.name, direction, matches[0]!.kind) }
       redactions ??= []
@@ -57,8 +59,27 @@ export const text = (policies: ReadonlyArray<Compiled>, direction: Direction, va
 /** Every match a set of redacting policies finds (for the stream guard's cut points). */
 export const matches = (policies: ReadonlyArray<Compiled>, value: string): Array<Detectors.Match> => {
   const out: Array<Detectors.Match> = []
-  for (const p of policies) for (const detect of p.detectors) for (const m of detect(value)) out.push(m)
+  const normalized = Normalize.normalize(value)
+  for (const p of policies)
+    for (const detect of p.detectors) for (const m of Normalize.detect(detect, normalized)) out.push(m)
   return out
+}
+
+/** The first match of a blocking policy in `value` (normalised), if any. */
+export const firstBlock = (
+  policies: ReadonlyArray<Compiled>,
+  value: string,
+): { readonly policy: string; readonly kind: string } | undefined => {
+  let normalized: Normalize.Normalized | undefined
+  for (const p of policies) {
+    if (p.action !== "block") continue
+    for (const detect of p.detectors) {
+      normalized ??= Normalize.normalize(value)
+      const m = detect(normalized.text)
+      if (m.length > 0) return { policy: p.name, kind: m[0]!.kind }
+    }
+  }
+  return undefined
 }
 
 /** Run one policy's custom check with its timeout; errors and timeouts follow `onError`. */

@@ -144,20 +144,14 @@ export class StreamGuard {
   }
 
   private blockCheck(): Errors.GuardrailViolation | undefined {
-    for (const p of this.policies) {
-      if (p.action !== "block") continue
-      for (const detect of p.detectors) {
-        const m = detect(this.pending)
-        if (m.length > 0) return Scan.found(p.name, "output", m[0]!.kind)
-      }
-    }
-    return undefined
+    const hit = Scan.firstBlock(this.policies, this.pending)
+    return hit === undefined ? undefined : Scan.found(hit.policy, "output", hit.kind)
   }
 
   /** The redacting policy whose match keeps text from `cut` on held, if any. */
   private holding(text: string, cut: number): string | undefined {
     for (const p of this.redacting)
-      for (const detect of p.detectors) if (detect(text).some((m) => m.start <= cut && m.end > cut)) return p.name
+      if (Scan.matches([p], text).some((m) => m.start <= cut && m.end > cut)) return p.name
     return undefined
   }
 
