@@ -8,6 +8,7 @@ import { Echo } from "@sluice/core"
 import type { Chat, ChatRequest, Message, Part, Parts } from "@sluice/schema"
 import { compact, badField, decode as decodeWith, invalid, unknownFields } from "./Decode.ts"
 import type { Dialect } from "./Dialect.ts"
+import * as GeminiTools from "./GeminiTools.ts"
 import * as GoogleOptions from "./GoogleOptions.ts"
 import * as Media from "./Media.ts"
 import * as ThoughtSignature from "./ThoughtSignature.ts"
@@ -185,7 +186,9 @@ const nn = <A>(a: A | null | undefined): A | undefined => (a === null ? undefine
 /** A client's chat completion body → canonical. Errors name the offending field. */
 export const decode = (body: unknown): Either.Either<Decoded, Errors.InvalidRequest> =>
   Either.gen(function* () {
-    const w = yield* Either.mapLeft(decodeWith(Wire.ChatCompletionRequest)(body), invalid)
+    // Gemini's built-in tools and image options ride beside the OpenAI fields (see GeminiTools).
+    const gemini = yield* GeminiTools.split(body)
+    const w = yield* Either.mapLeft(decodeWith(Wire.ChatCompletionRequest)(gemini.body), invalid)
     if (w.messages.length === 0) return yield* Either.left(badField("messages", "must contain at least one message"))
     if (w.n != null && w.n !== 1) {
       return yield* Either.left(badField("n", `this gateway returns one choice per request; n must be 1 (got ${w.n})`))
@@ -218,7 +221,13 @@ export const decode = (body: unknown): Either.Either<Decoded, Errors.InvalidRequ
       user: nn(w.user),
       metadata: nn(w.metadata),
       stream: w.stream === true,
-      extras: extras === undefined ? undefined : { openai: extras },
+      extras:
+        extras === undefined && gemini.gemini === undefined
+          ? undefined
+          : {
+              ...(extras !== undefined ? { openai: extras } : {}),
+              ...(gemini.gemini !== undefined ? { gemini: gemini.gemini } : {}),
+            },
     })
     return { chat, includeUsage: w.stream_options?.include_usage === true }
   })

@@ -1,5 +1,6 @@
 export * as Decode from "./Decode.ts"
 export * as Dialect from "./Dialect.ts"
+export * as GeminiTools from "./GeminiTools.ts"
 export * as EmbeddingsCodec from "./EmbeddingsCodec.ts"
 export * as ErrorCodec from "./ErrorCodec.ts"
 export * as Ingress from "./Ingress.ts"

@@ -206,6 +206,18 @@ const generationFields = new Set([
   "thinkingConfig",
   "enableEnhancedCivicAnswers",
 ])
+/** The kinds of Tool Google documents (function declarations and the built-in tools). */
+const toolFields = new Set([
+  "functionDeclarations",
+  "googleSearch",
+  "googleSearchRetrieval",
+  "codeExecution",
+  "urlContext",
+  "retrieval",
+  "fileSearch",
+  "googleMaps",
+  "computerUse",
+])
 /** Fields of Gemini's OpenAPI-subset Schema (`parameters`, `responseSchema`). */
 const schemaFields = new Set([
   "type",
@@ -325,6 +337,7 @@ const checkRequest = (
     if (!Array.isArray(tools)) throw new Reject(400, "Invalid value at 'tools'")
     tools.forEach((t, i) => {
       if (!isObj(t)) throw new Reject(400, `Invalid value at 'tools[${i}]'`)
+      for (const k of Object.keys(t)) if (!toolFields.has(camelKey(k))) throw unknownName(k, `tools[${i}]`)
       const decls = t.functionDeclarations ?? t.function_declarations
       if (Array.isArray(decls))
         decls.forEach((d, j) => {
