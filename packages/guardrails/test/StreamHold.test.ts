@@ -15,7 +15,14 @@ const body = Array.from({ length: 26 }, (_, i) =>
   `MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC${String.fromCharCode(65 + i)}q7xZ`.padEnd(64, "k"),
 ).join("\n")
 const keyOf = (kind: string) => `-----BEGIN ${kind}-----\n${body}\n-----END ${kind}-----`
-const kinds = ["PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "OPENSSH PRIVATE KEY", "ENCRYPTED PRIVATE KEY"]
+const kinds = [
+  "PRIVATE KEY",
+  "RSA PRIVATE KEY",
+  "EC PRIVATE KEY",
+  "OPENSSH PRIVATE KEY",
+  "ENCRYPTED PRIVATE KEY",
+  "PGP PRIVATE KEY BLOCK",
+]
 
 /** Pieces of the key that must never reach a client: its header and every line of its body. */
 const forbidden = (kind: string) => [`BEGIN ${kind}`, ...body.split("\n").map((l) => l.slice(40, 60))]

@@ -136,8 +136,10 @@ describe("budget reservations", () => {
           b.disconnect()
         }),
       )
-      const la = RedisLedger.make({ redis: a, prefix, timeoutMs: 250 })
-      const lb = RedisLedger.make({ redis: b, prefix, timeoutMs: 250 })
+      // Connected before the burst, and a bound a loaded machine cannot hit: this is about atomicity.
+      yield* Effect.promise(() => Promise.all([a.ping(), b.ping()]))
+      const la = RedisLedger.make({ redis: a, prefix, timeoutMs: 2_000 })
+      const lb = RedisLedger.make({ redis: b, prefix, timeoutMs: 2_000 })
       const stub = upstream({ inputTokens: 40, outputTokens: 10 })
       const ha = yield* handlerOf(stub, la)
       const hb = yield* handlerOf(stub, lb)
