@@ -1,10 +1,15 @@
 /**
  * YAML config → a running gateway: providers, router, middleware (in the configured order) and
  * the HTTP app. Built once per config; a reload builds a new one and swaps it in.
+ *
+ * Long-lived services (circuit breakers, key/limiter/ledger stores, Redis clients) are built
+ * through `memoMap`, which the Reloader keeps for the process's life: a service whose own config
+ * did not change is the same instance in the new generation (state kept), and it closes only
+ * when no live generation uses it any more.
  */
 import type { HttpApp, HttpClient } from "@effect/platform"
-import { Effect, Either, Schema, type Scope } from "effect"
-import { Config, Gateway, type HandlerFn, type Ingress, Middleware } from "@sluice/core"
+import { Effect, Either, Layer, Schema, type Scope } from "effect"
+import { Config, Gateway, type HandlerFn, type Ingress, Middleware, Resilience } from "@sluice/core"
 import { App } from "@sluice/server"
 import * as Modules from "./Modules.ts"
 
@@ -16,18 +21,28 @@ export interface Assembled {
   readonly middleware: ReadonlyArray<string>
 }
 
+export interface BuildOptions {
+  /** What to assemble from (the built-in packages by default). */
+  readonly modules?: Modules.Modules | undefined
+  /** Where long-lived services are memoized; keep one across reloads. A fresh one by default. */
+  readonly memoMap?: Layer.MemoMap | undefined
+}
+
 const MiddlewareList = Schema.Array(Schema.String)
 
 export const build = (
   config: Config.GatewayConfig,
+  options: BuildOptions = {},
 ): Effect.Effect<Assembled, Config.ConfigError, Scope.Scope | HttpClient.HttpClient> =>
   Effect.gen(function* () {
-    const byName = new Map(Modules.plugins.map((p) => [p.name, p]))
+    const modules = options.modules ?? Modules.builtin
+    yield* Config.checkSections(config, Modules.sectionsOf(modules))
+    const byName = new Map(modules.plugins.map((p) => [p.name, p]))
     const explicit = config.middleware !== undefined
     const order = explicit
       ? yield* Config.decodeSection(MiddlewareList, config.middleware, "middleware")
-      : Modules.defaultOrder.filter((n) => byName.has(n))
-    const installed: Array<{ name: string; installed: Middleware.Installed }> = []
+      : modules.defaultOrder.filter((n) => byName.has(n))
+    const plugins: Array<Middleware.AnyPlugin> = []
     const issues: Array<Config.ConfigIssue> = []
     for (const [i, name] of order.entries()) {
       const plugin = byName.get(name)
@@ -38,15 +53,28 @@ export const build = (
         })
         continue
       }
-      const result = yield* plugin.fromConfig(config)
-      if (result !== undefined) installed.push({ name, installed: result })
+      plugins.push(plugin)
     }
     if (issues.length > 0) return yield* Effect.fail(new Config.ConfigError({ issues }))
+
+    // The long-lived services, once per generation through the shared memo map.
+    const memoMap = options.memoMap ?? (yield* Layer.makeMemoMap)
+    const services = Layer.mergeAll(
+      Resilience.Breaker.layerConfig(config),
+      ...plugins.map((p) => p.services?.(config) ?? Layer.empty),
+    )
+    const context = yield* Layer.buildWithMemoMap(services, memoMap, yield* Effect.scope)
+
+    const installed: Array<{ name: string; installed: Middleware.Installed }> = []
+    for (const plugin of plugins) {
+      const result = yield* Effect.provide(plugin.fromConfig(config), context)
+      if (result !== undefined) installed.push({ name: plugin.name, installed: result })
+    }
     const handler = yield* Gateway.make({
       config,
-      providerTypes: Modules.providerTypes,
+      providerTypes: modules.providerTypes,
       middleware: installed.map((m) => Middleware.of(m.name, m.installed.middleware)),
-    })
+    }).pipe(Effect.provide(context))
     const routes: Array<Ingress.PlainRoute> = installed.flatMap((m) => m.installed.routes ?? [])
     const ingresses = yield* Modules.ingresses(config)
     const app = App.make({
@@ -62,5 +90,8 @@ export const build = (
 export const loadConfig = (
   text: string | undefined,
   env: Readonly<Record<string, string | undefined>>,
+  modules: Modules.Modules = Modules.builtin,
 ): Either.Either<Config.GatewayConfig, Config.ConfigError> =>
-  text === undefined ? Either.right(Config.defaults(env)) : Config.parse(text, env)
+  text === undefined
+    ? Either.right(Config.defaults(env))
+    : Config.parse(text, env, { sections: Modules.sectionsOf(modules) })

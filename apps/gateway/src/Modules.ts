@@ -1,6 +1,8 @@
 /**
  * Everything the reference server can assemble, in one place: provider types, wire-format
- * ingresses and middleware plugins. Adding a package to the gateway is one line here.
+ * ingresses and middleware plugins. Adding a package to the gateway is one line here; an app
+ * that ships its own binary adds its plugins with `Sluice.main({ plugins })`, and `sluice start`
+ * adds the ones a config names under `plugins:`.
  */
 import type { Config, Ingress, Middleware, ProviderType } from "@sluice/core"
 import { IngressLayout, MockProvider } from "@sluice/core"
@@ -14,7 +16,7 @@ import * as SluiceGuardrails from "@sluice/guardrails"
 import * as SluiceOpenAI from "@sluice/openai"
 import * as SluicePostgres from "@sluice/postgres"
 import * as SluiceTracing from "@sluice/tracing"
-import { Effect, type Scope } from "effect"
+import { Effect, Schema, type Scope } from "effect"
 
 export const providerTypes: ReadonlyArray<ProviderType> = [
   MockProvider.providerType,
@@ -37,7 +39,7 @@ export const ingresses = (
   })
 
 /** Middleware by name, for the `middleware:` list. */
-export const plugins: ReadonlyArray<Middleware.Plugin> = [
+export const plugins: ReadonlyArray<Middleware.AnyPlugin> = [
   SluiceTracing.plugin,
   SluiceAuth.Plugin.make({ stores: [SluicePostgres.keyStore] }),
   SluicePostgres.plugin,
@@ -61,3 +63,50 @@ export const defaultOrder: ReadonlyArray<string> = [
   "guardrails",
   "console",
 ]
+
+/** Sections the app reads itself besides core's (the ingresses' options, the Responses store). */
+export const appSections: ReadonlyMap<string, ReadonlyArray<Schema.Schema<any, any, never>>> = new Map([
+  ["ingress", [Schema.Record({ key: Schema.String, value: Schema.Unknown })]],
+  ["responses", [SluiceOpenAI.ResponsesConfig.Section]],
+])
+
+/** What one gateway binary assembles. */
+export interface Modules {
+  readonly providerTypes: ReadonlyArray<ProviderType>
+  readonly plugins: ReadonlyArray<Middleware.AnyPlugin>
+  /** Installed when the config has no `middleware:` list, outermost first (each only if configured). */
+  readonly defaultOrder: ReadonlyArray<string>
+}
+
+export const builtin: Modules = { providerTypes, plugins, defaultOrder }
+
+/**
+ * The built-in modules plus more plugins (an app's own, or those a config names). A plugin
+ * with a built-in's name replaces it; new ones join the default order after the built-ins.
+ */
+export const withPlugins = (base: Modules, extra: ReadonlyArray<Middleware.AnyPlugin>): Modules => {
+  if (extra.length === 0) return base
+  const names = new Set(extra.map((p) => p.name))
+  return {
+    ...base,
+    plugins: [...base.plugins.filter((p) => !names.has(p.name)), ...extra],
+    defaultOrder: [...base.defaultOrder, ...extra.map((p) => p.name).filter((n) => !base.defaultOrder.includes(n))],
+  }
+}
+
+/** Every top-level section the modules know: the app's and each plugin's, with their schemas. */
+export const sectionsOf = (modules: Modules): ReadonlyMap<string, ReadonlyArray<Schema.Schema<any, any, never>>> => {
+  const sections = new Map<string, Array<Schema.Schema<any, any, never>>>()
+  for (const [name, schemas] of appSections) sections.set(name, [...schemas])
+  for (const plugin of modules.plugins) {
+    // A plugin that declares no sections owns the one named after it (schema its own business).
+    const own = plugin.sections ?? { [plugin.name]: Schema.Unknown }
+    for (const [name, schema] of Object.entries(own)) {
+      const list = sections.get(name) ?? []
+      // Plugins sharing a section (redis:) usually share its schema: validate it once.
+      if (!list.includes(schema)) list.push(schema)
+      sections.set(name, list)
+    }
+  }
+  return sections
+}

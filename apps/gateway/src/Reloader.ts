@@ -3,9 +3,13 @@
  * swapped in atomically. An invalid config is rejected (same path-naming errors) and the old
  * generation keeps serving. Requests — streams included — finish on the generation they started
  * on; a retired generation's resources (its scope) close once its last request is done.
+ *
+ * Every generation is built with the same memo map, so long-lived services (stores, clients,
+ * breakers) shared by consecutive generations are kept: they close only when the last
+ * generation using them retires.
  */
 import { HttpBody, type HttpApp, HttpServerResponse } from "@effect/platform"
-import { Effect, Either, Exit, Scope, Stream } from "effect"
+import { Effect, Either, Exit, Layer, Scope, Stream } from "effect"
 import type { Config } from "@sluice/core"
 
 export interface Generation<A extends { readonly app: HttpApp.Default }> {
@@ -28,16 +32,20 @@ const retireDeadlineMs = 10 * 60 * 1000
 
 export const make = <A extends { readonly app: HttpApp.Default }, R>(
   initial: Config.GatewayConfig,
-  build: (config: Config.GatewayConfig) => Effect.Effect<A, Config.ConfigError, Scope.Scope | R>,
+  build: (
+    config: Config.GatewayConfig,
+    memoMap: Layer.MemoMap,
+  ) => Effect.Effect<A, Config.ConfigError, Scope.Scope | R>,
 ): Effect.Effect<Reloader<A>, Config.ConfigError, Scope.Scope | R> =>
   Effect.gen(function* () {
     const context = yield* Effect.context<R>()
     const outer = yield* Effect.scope
+    const memoMap = yield* Layer.makeMemoMap
 
     const spawn = (config: Config.GatewayConfig) =>
       Effect.gen(function* () {
         const scope = yield* Scope.make()
-        const exit = yield* Effect.exit(build(config).pipe(Scope.extend(scope), Effect.provide(context)))
+        const exit = yield* Effect.exit(build(config, memoMap).pipe(Scope.extend(scope), Effect.provide(context)))
         if (Exit.isFailure(exit)) {
           yield* Scope.close(scope, exit)
           return yield* Effect.failCause(exit.cause)

@@ -69,6 +69,13 @@ export const RedisSection = Schema.Struct(
   {
     url: Schema.String.pipe(Schema.filter((s) => /^rediss?:\/\/./.test(s) || "expected a redis:// or rediss:// URL")),
     prefix: Schema.optionalWith(Schema.String, { default: () => "sluice:" }),
+    /** The connections' name in `CLIENT LIST` (the subscriber adds `:sub`). */
+    clientName: Schema.optionalWith(
+      Schema.String.pipe(
+        Schema.filter((s) => /^[!-~]{1,64}$/.test(s) || "expected 1-64 visible characters, no spaces"),
+      ),
+      { default: () => "sluice" },
+    ),
   },
   Schema.Record({ key: Schema.String, value: Schema.Unknown }),
 )

@@ -3,15 +3,14 @@
  * with none of them the gateway is open and says so at start. Cross-section checks fail at
  * start: a key with a budget needs a price table, a Redis store needs `redis: { url }`.
  */
-import { Effect, Either, Redacted, type Scope } from "effect"
+import { Effect, Either, Layer, Redacted, type Scope } from "effect"
 import { Config, type Middleware, Router } from "@sluice/core"
 import * as Admin from "./Admin.ts"
 import * as Auth from "./Auth.ts"
 import { AdminSection, AuthSection, KeysSection, RedisSection, toRecord } from "./ConfigKeys.ts"
 import { sha256 } from "./Hash.ts"
 import * as KeyStore from "./KeyStore.ts"
-import * as RedisConn from "./Redis.ts"
-import * as RedisKeyStore from "./RedisKeyStore.ts"
+import { KeyStoreService } from "./KeyStoreService.ts"
 
 /** True when every target (fallbacks included) of the model is a passthrough provider. */
 export const passthroughResolver = (config: Config.GatewayConfig): ((model: string) => boolean) => {
@@ -41,15 +40,20 @@ export interface ExternalStore {
   ) => Effect.Effect<KeyStore.KeyStore, Config.ConfigError, Scope.Scope>
 }
 
+/** Auth is on when the config has keys, an auth: or an admin: section. */
+export const configured = (config: Config.GatewayConfig): boolean =>
+  (Array.isArray(config.keys) ? config.keys.length > 0 : config.keys !== undefined) ||
+  config.auth !== undefined ||
+  config.admin !== undefined
+
 export const make = (options: { readonly stores?: ReadonlyArray<ExternalStore> } = {}): Middleware.Plugin => ({
   name: "auth",
+  sections: { keys: KeysSection, auth: AuthSection, admin: AdminSection, redis: RedisSection },
+  // The writable store (admin-made keys, memory or Redis) outlives config reloads; config keys are per config.
+  services: (config) => (configured(config) ? KeyStoreService.layerConfig(config) : Layer.empty),
   fromConfig: (config) =>
     Effect.gen(function* () {
-      const configured =
-        (Array.isArray(config.keys) ? config.keys.length > 0 : config.keys !== undefined) ||
-        config.auth !== undefined ||
-        config.admin !== undefined
-      if (!configured) {
+      if (!configured(config)) {
         yield* Effect.logWarning(
           "auth: no virtual keys configured (no keys:, auth: or admin: section): the gateway is open to anyone who can reach it",
         )
@@ -91,21 +95,12 @@ export const make = (options: { readonly stores?: ReadonlyArray<ExternalStore> }
         issues.push({ path: "auth.store", message: "the postgres store needs the @sluice/postgres package" })
       if (issues.length > 0) return yield* Effect.fail(new Config.ConfigError({ issues }))
 
-      let dynamic: KeyStore.KeyStore | undefined
-      if (auth.store === "redis") {
-        const redis = yield* Config.decodeSection(RedisSection, config.redis, "redis")
-        dynamic = yield* RedisKeyStore.connect({
-          url: redis.url,
-          prefix: redis.prefix,
-          cacheTtlMs: auth.cacheTtl,
-          timeoutMs: auth.timeout,
-        })
-        yield* Effect.logInfo(`auth: keys in Redis at ${RedisConn.describe(redis.url)}`)
-      } else if (external !== undefined) {
-        dynamic = yield* external.make(config, { cacheTtlMs: auth.cacheTtl, timeoutMs: auth.timeout })
-      } else if (admin !== undefined) {
-        dynamic = KeyStore.memory()
-      }
+      const dynamic =
+        external !== undefined
+          ? yield* external.make(config, { cacheTtlMs: auth.cacheTtl, timeoutMs: auth.timeout })
+          : auth.store === "redis" || admin !== undefined
+            ? yield* KeyStoreService.option
+            : undefined
       const store = KeyStore.layered(KeyStore.fromRecords(records), dynamic)
       const adminKeyHash =
         admin === undefined

@@ -179,37 +179,38 @@ export const RouteRule = Schema.Struct({
 })
 export type RouteRule = typeof RouteRule.Type
 
-/** Sections decoded by the package that owns them. */
-const pluginSections = [
+/**
+ * The top-level sections core itself reads. Every other section belongs to a plugin, which
+ * declares it with its schema (`Middleware.Plugin.sections`); the assembling app passes the
+ * known names to `parse`/`fromObject`, so an unknown key is still an error naming it.
+ */
+export const coreSections: ReadonlyArray<string> = [
+  "server",
+  "providers",
+  "models",
+  "routes",
+  "resilience",
   "middleware",
-  "keys",
-  "auth",
-  "admin",
-  "rateLimit",
-  "budgets",
-  "prices",
-  "tracing",
-  "logging",
-  "metrics",
-  "guardrails",
-  "ingress",
-  "redis",
-  "cache",
-  "responses",
-  "database",
-  "console",
-] as const
+  "plugins",
+]
 
-export const GatewayConfig = Schema.Struct({
-  server: Schema.optionalWith(ServerConfig, { default: () => Schema.decodeSync(ServerConfig)({}) }),
-  providers: Schema.optionalWith(Schema.Record({ key: Schema.String, value: ProviderConfig }), { default: () => ({}) }),
-  models: Schema.optionalWith(Schema.Record({ key: Schema.String, value: ModelEntry }), { default: () => ({}) }),
-  routes: Schema.optionalWith(Schema.Array(RouteRule), { default: () => [] }),
-  resilience: Schema.optionalWith(ResilienceConfig, { default: () => Schema.decodeSync(ResilienceConfig)({}) }),
-  ...(Object.fromEntries(pluginSections.map((k) => [k, Schema.optional(Schema.Unknown)])) as {
-    [K in (typeof pluginSections)[number]]: Schema.optional<typeof Schema.Unknown>
-  }),
-})
+export const GatewayConfig = Schema.Struct(
+  {
+    server: Schema.optionalWith(ServerConfig, { default: () => Schema.decodeSync(ServerConfig)({}) }),
+    providers: Schema.optionalWith(Schema.Record({ key: Schema.String, value: ProviderConfig }), {
+      default: () => ({}),
+    }),
+    models: Schema.optionalWith(Schema.Record({ key: Schema.String, value: ModelEntry }), { default: () => ({}) }),
+    routes: Schema.optionalWith(Schema.Array(RouteRule), { default: () => [] }),
+    resilience: Schema.optionalWith(ResilienceConfig, { default: () => Schema.decodeSync(ResilienceConfig)({}) }),
+    /** Middleware names, outermost first (read by the assembling app). */
+    middleware: Schema.optional(Schema.Unknown),
+    /** Plugins to load at start: module paths (relative to the config file) or package names. */
+    plugins: Schema.optional(Schema.Array(Schema.NonEmptyTrimmedString)),
+  },
+  // Plugin sections: kept raw here, decoded by the plugin that declares them.
+  Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+)
 export type GatewayConfig = typeof GatewayConfig.Type
 export type GatewayConfigInput = typeof GatewayConfig.Encoded
 
@@ -271,10 +272,20 @@ export const interpolate = (
   return { value: walk(value, path), issues }
 }
 
+export interface ParseOptions {
+  /**
+   * Top-level sections besides `coreSections` (those of the loaded plugins, with their schemas
+   * when they have one). When given, any other top-level key is an error naming it, and each
+   * present section is validated by its schema.
+   */
+  readonly sections?: ReadonlyMap<string, ReadonlyArray<Schema.Schema<any, any, never>>> | undefined
+}
+
 /** Parse YAML text into a validated config. */
 export const parse = (
   text: string,
   env: Readonly<Record<string, string | undefined>>,
+  options: ParseOptions = {},
 ): Either.Either<GatewayConfig, ConfigError> => {
   const doc = YAML.parseDocument(text, { prettyErrors: true })
   if (doc.errors.length > 0) {
@@ -294,17 +305,61 @@ export const parse = (
   if (typeof raw !== "object" || Array.isArray(raw)) {
     return Either.left(new ConfigError({ issues: [{ path: "", message: "the config must be a YAML mapping" }] }))
   }
-  return fromObject(raw, env)
+  return fromObject(raw, env, options)
+}
+
+/** YAML text → its top-level `plugins:` list, before plugins are loaded (their sections unknown yet). */
+export const pluginsOf = (text: string): Either.Either<ReadonlyArray<string>, ConfigError> => {
+  let raw: unknown
+  try {
+    raw = YAML.parse(text)
+  } catch {
+    return Either.right([])
+  }
+  const list = typeof raw === "object" && raw !== null ? (raw as Record<string, unknown>).plugins : undefined
+  return list === undefined
+    ? Either.right([])
+    : decodeSection(Schema.Array(Schema.NonEmptyTrimmedString), list, "plugins")
+}
+
+/** Every top-level key must be core's or a known plugin section, and each section must decode. */
+export const checkSections = (
+  config: GatewayConfig,
+  sections: ReadonlyMap<string, ReadonlyArray<Schema.Schema<any, any, never>>>,
+): Either.Either<GatewayConfig, ConfigError> => {
+  const issues: Array<ConfigIssue> = []
+  const core = new Set(coreSections)
+  for (const [key, value] of Object.entries(config)) {
+    if (core.has(key) || value === undefined) continue
+    const schemas = sections.get(key)
+    if (schemas === undefined) {
+      const known = [...core, ...sections.keys()].sort().join(", ")
+      issues.push({ path: key, message: `unknown section (known: ${known})` })
+      continue
+    }
+    for (const schema of schemas) {
+      const r = decodeSection(schema, value, key)
+      if (Either.isLeft(r)) issues.push(...r.left.issues)
+    }
+  }
+  // The same issue from two plugins sharing a section (redis:) is reported once.
+  const unique = [...new Map(issues.map((i) => [`${i.path}\u0000${i.message}`, i])).values()]
+  return unique.length > 0 ? Either.left(new ConfigError({ issues: unique })) : Either.right(config)
 }
 
 /** Validate an already-parsed config object (after `${ENV}` interpolation). */
 export const fromObject = (
   raw: unknown,
   env: Readonly<Record<string, string | undefined>>,
+  options: ParseOptions = {},
 ): Either.Either<GatewayConfig, ConfigError> => {
   const { value, issues } = interpolate(raw, env)
   if (issues.length > 0) return Either.left(new ConfigError({ issues }))
-  return decodeSection(GatewayConfig, value).pipe(Either.flatMap((config) => checkReferences(config)))
+  const sections = options.sections
+  return decodeSection(GatewayConfig, value).pipe(
+    Either.flatMap((config) => (sections === undefined ? Either.right(config) : checkSections(config, sections))),
+    Either.flatMap((config) => checkReferences(config)),
+  )
 }
 
 /** Cross-references a schema cannot see: models and routes must name configured providers. */

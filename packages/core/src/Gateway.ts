@@ -5,7 +5,7 @@
  * then on nothing is retried, and a later failure reaches the client as a stream error.
  */
 import type { HttpClient } from "@effect/platform"
-import { Cause, Duration, Effect, Either, Exit, Option, Scope, Stream } from "effect"
+import { Cause, type Clock, Duration, Effect, Either, Exit, Option, type Random, Scope, Stream } from "effect"
 import { type ChatRequest, Errors, type GatewayError, type StreamEvent } from "@sluice/schema"
 import type { ConfigError, GatewayConfig } from "./Config.ts"
 import type { GatewayResponse, Handler, RequestContext } from "./Handler.ts"
@@ -38,6 +38,8 @@ export interface Attempt {
   readonly number: number
 }
 
+const constant = (n: number) => () => n
+
 const keyOf = (t: Router.Target) => `${t.provider}/${t.model}`
 
 const forwardHeaders = (headers: Readonly<Record<string, string>>): Record<string, string> | undefined => {
@@ -58,11 +60,21 @@ export interface TerminalOptions {
   readonly router: Router.RouterService
   readonly registry: ProviderRegistry.Registry
   readonly resilience: GatewayConfig["resilience"]
+  /** Breaker state shared across config generations; a fresh one when absent. */
+  readonly breaker?: Resilience.CircuitBreaker | undefined
+  /** Time for retry budgets (Effect's Clock, so tests can use TestClock); the system clock when absent. */
+  readonly clock?: Clock.Clock | undefined
+  /** Randomness for balancing and backoff jitter (Effect's Random); Math.random when absent. */
+  readonly random?: Random.Random | undefined
 }
 
 export const terminal = (options: TerminalOptions): Handler => {
   const { router, registry, resilience } = options
-  const breaker = new Resilience.CircuitBreaker(resilience.circuitBreaker.failures, resilience.circuitBreaker.cooldown)
+  const now = options.clock === undefined ? Date.now : () => options.clock!.unsafeCurrentTimeMillis()
+  const roll: Effect.Effect<number> = options.random === undefined ? Effect.sync(Math.random) : options.random.next
+  const breaker =
+    options.breaker ??
+    new Resilience.CircuitBreaker(resilience.circuitBreaker.failures, resilience.circuitBreaker.cooldown, now)
 
   const apiKeyFor = (target: Router.Target, ctx: RequestContext) => {
     if (target.apiKey !== undefined) return target.apiKey
@@ -98,7 +110,7 @@ export const terminal = (options: TerminalOptions): Handler => {
         budget: resilience.retry.budget,
       }
       const timeout = { ...resilience.timeout, ...resolution.timeout }
-      const deadline = Date.now() + policy.budget
+      const deadline = now() + policy.budget
       let lastError: GatewayError | undefined
       let number = 0
       for (const candidate of resolution.candidates) {
@@ -112,7 +124,7 @@ export const terminal = (options: TerminalOptions): Handler => {
             })
             break
           }
-          const target = pick(healthy)
+          const target = healthy.length === 1 ? healthy[0]! : pick(healthy, constant(yield* roll))
           const provider = registry.get(target.provider)
           if (provider === undefined)
             return yield* Effect.fail(
@@ -155,12 +167,12 @@ export const terminal = (options: TerminalOptions): Handler => {
           }
           breaker.failure(keyOf(target))
           if (tries < policy.attempts) {
-            const wait = Resilience.delayFor(policy, tries, error)
-            if (Date.now() + wait >= deadline) break
+            const wait = Resilience.delayFor(policy, tries, error, constant(yield* roll))
+            if (now() + wait >= deadline) break
             yield* Effect.sleep(Duration.millis(wait))
           }
         }
-        if (Date.now() >= deadline) break
+        if (now() >= deadline) break
       }
       return yield* Effect.fail(
         lastError ?? new Errors.NotFound({ message: `model "${model}" has no reachable target` }),
@@ -288,8 +300,12 @@ export const make = <const Ms extends ReadonlyArray<MiddlewareSpec<any, any>>>(
   Effect.gen(function* () {
     const registry = yield* ProviderRegistry.make(options.config, options.providerTypes)
     const router = Router.make(options.config)
+    // Resolved once here, never per request: the breaker from the service layer when there is one.
+    const breaker = Option.getOrUndefined(yield* Effect.serviceOption(Resilience.Breaker))
+    const clock = yield* Effect.clock
+    const random = yield* Effect.random
     return yield* Pipeline.build(
-      terminal({ router, registry, resilience: options.config.resilience }),
+      terminal({ router, registry, resilience: options.config.resilience, breaker, clock, random }),
       options.middleware,
     )
   })

@@ -2,7 +2,7 @@
  * Middleware = Handler → Handler. It is built in an Effect so it can ask for its services
  * (a key store, a limiter store, a tracer) once, when the pipeline is assembled, not per request.
  */
-import { Effect, type Scope } from "effect"
+import { Effect, type Layer, type Schema, type Scope } from "effect"
 import type { ConfigError, GatewayConfig } from "./Config.ts"
 import type { Handler } from "./Handler.ts"
 import type { PlainRoute } from "./Ingress.ts"
@@ -39,9 +39,36 @@ export interface Installed {
 /**
  * A middleware package's entry for the YAML-driven gateway: it reads its own config section
  * (failing with path-named errors) and returns undefined when the config leaves it off.
- * Resources it opens (Redis connections, exporters) are scoped to the gateway's lifetime.
+ *
+ * - `sections`: the top-level config sections it owns, each with its schema. The gateway knows
+ *   exactly core's sections plus every loaded plugin's; any other top-level key is an error
+ *   naming it, and each present section is validated by its schema when the config is loaded.
+ * - `services`: long-lived services (stores, clients) as one layer built from the config. The
+ *   gateway builds it through the memo map it keeps for its whole life, so with
+ *   `Services.stable` a service outlives a config reload while its own section is unchanged.
+ *   `fromConfig` then asks for them through `R`, once per config, never per request.
+ * - `fromConfig` runs once per config generation; resources it opens itself (scoped) close
+ *   when that generation retires (its last request done).
  */
-export interface Plugin {
+export interface Plugin<R = never> {
   readonly name: string
-  readonly fromConfig: (config: GatewayConfig) => Effect.Effect<Installed | undefined, ConfigError, Scope.Scope>
+  readonly sections?: Readonly<Record<string, Schema.Schema<any, any, never>>> | undefined
+  readonly services?: ((config: GatewayConfig) => Layer.Layer<R, ConfigError, never>) | undefined
+  readonly fromConfig: (config: GatewayConfig) => Effect.Effect<Installed | undefined, ConfigError, Scope.Scope | R>
 }
+
+/** A plugin of any service requirement (lists of plugins). */
+export interface AnyPlugin {
+  readonly name: string
+  readonly sections?: Readonly<Record<string, Schema.Schema<any, any, never>>> | undefined
+  // A layer's output is contravariant: every services layer is a Layer<never>.
+  readonly services?: ((config: GatewayConfig) => Layer.Layer<never, ConfigError, never>) | undefined
+  readonly fromConfig: (config: GatewayConfig) => Effect.Effect<Installed | undefined, ConfigError, any>
+}
+
+/** Whether a module's export looks like a Plugin (for plugins loaded by name at start). */
+export const isPlugin = (u: unknown): u is AnyPlugin =>
+  typeof u === "object" &&
+  u !== null &&
+  typeof (u as { name?: unknown }).name === "string" &&
+  typeof (u as { fromConfig?: unknown }).fromConfig === "function"

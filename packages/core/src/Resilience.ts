@@ -3,7 +3,10 @@
  * how long to wait (exponential backoff with jitter, an upstream retry-after honoured), and a
  * per-deployment circuit breaker that cools down a target that keeps failing.
  */
+import { Context, Effect, Layer } from "effect"
 import { Errors, type GatewayError } from "@sluice/schema"
+import type { GatewayConfig } from "./Config.ts"
+import * as Services from "./Services.ts"
 
 export interface RetryPolicy {
   readonly attempts: number
@@ -79,4 +82,26 @@ export class CircuitBreaker {
     }
     return soonest === Number.POSITIVE_INFINITY ? 0 : soonest
   }
+}
+
+export type CircuitBreakerSettings = GatewayConfig["resilience"]["circuitBreaker"]
+
+/**
+ * The breaker as a long-lived service: its state survives a config reload unless
+ * `resilience.circuitBreaker` itself changed. Time comes from Effect's Clock (TestClock in tests),
+ * read once here so the hot path calls a plain function.
+ */
+export class Breaker extends Context.Tag("@sluice/core/Breaker")<Breaker, CircuitBreaker>() {
+  static readonly make = (settings: CircuitBreakerSettings): Effect.Effect<CircuitBreaker> =>
+    Effect.map(
+      Effect.clock,
+      (clock) => new CircuitBreaker(settings.failures, settings.cooldown, () => clock.unsafeCurrentTimeMillis()),
+    )
+  static readonly layer = (settings: CircuitBreakerSettings): Layer.Layer<Breaker> =>
+    Layer.effect(Breaker, Breaker.make(settings))
+  /** Kept across reloads while `resilience.circuitBreaker` is unchanged. */
+  static readonly layerConfig = (config: GatewayConfig): Layer.Layer<Breaker> =>
+    Services.stable("resilience.circuitBreaker", config.resilience.circuitBreaker, () =>
+      Breaker.layer(config.resilience.circuitBreaker),
+    )
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Either, Redacted } from "effect"
+import { Either, Redacted, Schema } from "effect"
 import { Config } from "@sluice/core"
 
 const issues = (text: string, env: Record<string, string> = {}) => {
@@ -40,7 +40,21 @@ models:
     expect(issues(`server: { port: 99999 }`)[0]!.path).toBe("server.port")
     expect(issues(`server: { bodyLimit: lots }`)[0]).toMatchObject({ path: "server.bodyLimit" })
     expect(issues(`providers:\n  x: { type: mock, colour: blue }`)[0]!.path).toBe("providers.x.colour")
-    expect(issues(`bogus: 1`)[0]!.path).toBe("bogus")
+  })
+
+  it("knows core's sections plus the ones it is told about (plugins'), validated by their schemas", () => {
+    const sections = new Map([["cache", [Schema.Struct({ ttl: Config.Duration })]]])
+    const parse = (text: string) => Config.parse(text, {}, { sections })
+    const bogus = parse(`bogus: 1`)
+    expect(Either.isLeft(bogus) && bogus.left.issues[0]).toMatchObject({
+      path: "bogus",
+      message: expect.stringContaining("unknown section"),
+    })
+    expect(Either.isRight(parse(`cache: { ttl: 5s }`))).toBe(true)
+    const bad = parse(`cache: { ttl: soon }`)
+    expect(Either.isLeft(bad) && bad.left.issues[0]!.path).toBe("cache.ttl")
+    // Without a list (a library caller decoding only core's part) other sections are kept raw.
+    expect(Either.getOrThrow(Config.parse(`bogus: 1`, {})).bogus).toBe(1)
   })
 
   it("names models and routes that point at unknown providers", () => {

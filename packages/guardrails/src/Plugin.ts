@@ -11,6 +11,7 @@ import { GuardrailsConfig } from "./Policy.ts"
 
 export const withChecks = (custom: Custom.Registry): Middleware.Plugin => ({
   name: "guardrails",
+  sections: { guardrails: GuardrailsConfig },
   fromConfig: (config) =>
     config.guardrails === undefined
       ? Effect.succeed(undefined)

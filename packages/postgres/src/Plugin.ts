@@ -12,6 +12,7 @@ import * as Database from "./Database.ts"
 import * as KeyStore from "./KeyStore.ts"
 import * as RequestLog from "./RequestLog.ts"
 import * as Routes from "./Routes.ts"
+import { Section } from "./Section.ts"
 
 const needsDatabase = (path: string) =>
   new Config.ConfigError({ issues: [{ path, message: "the postgres store needs a database: { url } section" }] })
@@ -53,6 +54,7 @@ export const tailOf = (config: Config.GatewayConfig): Set<(row: RequestLog.Row) 
 
 export const plugin: Middleware.Plugin = {
   name: "requestlog",
+  sections: { database: Section },
   fromConfig: (config) =>
     Effect.gen(function* () {
       const db = yield* Database.fromConfig(config)

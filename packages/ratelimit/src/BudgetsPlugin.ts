@@ -3,13 +3,12 @@
  * present; it then meters every verified key's spend and enforces the budgets keys carry.
  * With an `admin:` key it also serves `GET /admin/keys/{id}/usage`.
  */
-import { Effect, Either, Schema } from "effect"
+import { Effect, Either, Layer, Schema } from "effect"
 import { Config, type Middleware, Router } from "@sluice/core"
-import { ConfigKeys, Hash, Redis } from "@sluice/auth"
+import { ConfigKeys, Hash } from "@sluice/auth"
 import * as Budgets from "./Budgets.ts"
-import * as Ledger from "./Ledger.ts"
+import { Ledger } from "./LedgerService.ts"
 import * as Prices from "./Prices.ts"
-import * as RedisLedger from "./RedisLedger.ts"
 import { StoreKind } from "./StoreKind.ts"
 import * as Tokens from "./Tokens.ts"
 import * as UsageRoutes from "./UsageRoutes.ts"
@@ -39,31 +38,23 @@ export const aliasesOf = (config: Config.GatewayConfig): ((model: string) => Rea
   }
 }
 
-export const plugin: Middleware.Plugin = {
+const enabled = (config: Config.GatewayConfig) => config.budgets !== undefined || config.prices !== undefined
+
+export const plugin: Middleware.Plugin<Ledger> = {
   name: "budgets",
+  sections: { budgets: Section, prices: Prices.PricesSection, redis: ConfigKeys.RedisSection },
+  // Spend outlives config reloads: only a change of ledger settings starts a new ledger.
+  services: (config) => (enabled(config) ? Ledger.layerConfig(config) : (Layer.empty as Layer.Layer<Ledger>)),
   fromConfig: (config) =>
     Effect.gen(function* () {
-      if (config.budgets === undefined && config.prices === undefined) return undefined
+      if (!enabled(config)) return undefined
       const section = yield* Config.decodeSection(Section, config.budgets ?? {}, "budgets")
       if (config.prices === undefined)
         return yield* Effect.fail(
           new Config.ConfigError({ issues: [{ path: "budgets", message: "budgets need a prices: section" }] }),
         )
       const prices = yield* Config.decodeSection(Prices.PricesSection, config.prices, "prices")
-      let ledger = Ledger.memory()
-      if (section.store === "redis") {
-        if (config.redis === undefined)
-          return yield* Effect.fail(
-            new Config.ConfigError({
-              issues: [{ path: "budgets.store", message: "the redis store needs a redis: { url } section" }],
-            }),
-          )
-        const redis = yield* Config.decodeSection(ConfigKeys.RedisSection, config.redis, "redis")
-        const connection = yield* Redis.connect({ url: redis.url })
-        if (!(yield* Redis.awaitReady(connection, 2_000)))
-          yield* Effect.logWarning(`budgets: Redis at ${Redis.describe(redis.url)} is not reachable yet`)
-        ledger = RedisLedger.make({ redis: connection, prefix: redis.prefix, timeoutMs: section.timeout })
-      }
+      const ledger = yield* Ledger
       const admin =
         config.admin === undefined ? undefined : yield* Config.decodeSection(AdminKey, config.admin, "admin")
       const adminKeyHash = admin?.key !== undefined ? Hash.sha256(admin.key) : admin?.keyHash?.toLowerCase()

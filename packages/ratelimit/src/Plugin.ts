@@ -4,12 +4,11 @@
  * limits. Redis needs a `redis: { url }` section; an unreachable Redis at start is not fatal —
  * the fail mode applies until it answers.
  */
-import { Effect, Schema } from "effect"
+import { Effect, Layer, Schema } from "effect"
 import { Config, type Middleware } from "@sluice/core"
-import { ConfigKeys, Redis } from "@sluice/auth"
-import * as MemoryLimiter from "./MemoryLimiter.ts"
+import { ConfigKeys } from "@sluice/auth"
+import { Limiter } from "./LimiterService.ts"
 import * as RateLimit from "./RateLimit.ts"
-import * as RedisLimiter from "./RedisLimiter.ts"
 import { StoreKind } from "./StoreKind.ts"
 import * as Tokens from "./Tokens.ts"
 
@@ -20,12 +19,17 @@ export const Section = Schema.Struct({
   timeout: Schema.optionalWith(Config.Duration, { default: () => 250 }),
 })
 
-export const plugin: Middleware.Plugin = {
+const enabled = (config: Config.GatewayConfig) =>
+  config.rateLimit !== undefined || config.keys !== undefined || config.auth !== undefined || config.admin !== undefined
+
+export const plugin: Middleware.Plugin<Limiter> = {
   name: "ratelimit",
+  sections: { rateLimit: Section, redis: ConfigKeys.RedisSection },
+  // The buckets outlive config reloads: only a change of store settings rebuilds them.
+  services: (config) => (enabled(config) ? Limiter.layerConfig(config) : (Layer.empty as Layer.Layer<Limiter>)),
   fromConfig: (config) =>
     Effect.gen(function* () {
-      const keyed = config.keys !== undefined || config.auth !== undefined || config.admin !== undefined
-      if (config.rateLimit === undefined && !keyed) return undefined
+      if (!enabled(config)) return undefined
       const section = yield* Config.decodeSection(Section, config.rateLimit ?? {}, "rateLimit")
       if (section.store === "redis" && config.redis === undefined) {
         return yield* Effect.fail(
@@ -34,16 +38,7 @@ export const plugin: Middleware.Plugin = {
           }),
         )
       }
-      let store = MemoryLimiter.make()
-      if (section.store === "redis") {
-        const redis = yield* Config.decodeSection(ConfigKeys.RedisSection, config.redis, "redis")
-        const connection = yield* Redis.connect({ url: redis.url })
-        if (!(yield* Redis.awaitReady(connection, 2_000)))
-          yield* Effect.logWarning(
-            `ratelimit: Redis at ${Redis.describe(redis.url)} is not reachable yet; failing ${section.failMode} until it is`,
-          )
-        store = RedisLimiter.make({ redis: connection, prefix: redis.prefix, timeoutMs: section.timeout })
-      }
+      const store = yield* Limiter
       // Loaded before the gateway listens: building the BPE tables takes the event loop for a
       // second or more, which must not happen while requests (and Redis timeouts) are in flight.
       const estimator = yield* Tokens.loaded

@@ -22,6 +22,7 @@ const stdout = (line: string) => {
 
 export const plugin: Middleware.Plugin = {
   name: "tracing",
+  sections: { tracing: TracingSection, metrics: MetricsSection, logging: LoggingSection },
   fromConfig: (config) =>
     Effect.gen(function* () {
       if (config.tracing === undefined && config.metrics === undefined && config.logging === undefined) return undefined

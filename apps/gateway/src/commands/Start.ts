@@ -90,7 +90,7 @@ export const command = Command.make(
       const config = adjust(yield* ConfigFile.read(file))
       const serve = Layer.unwrapScoped(
         Effect.gen(function* () {
-          const reloader = yield* Reloader.make(config, Assemble.build).pipe(
+          const reloader = yield* Reloader.make(config, (c, memoMap) => Assemble.build(c, { memoMap })).pipe(
             Effect.mapError((e) => new ConfigFile.CliFailure(`invalid config:\n${e.message}`)),
           )
           if (Option.isSome(file)) yield* watchReloads(file.value, reloader.reload, adjust)
