@@ -37,6 +37,8 @@ export class KeyStoreService extends Context.Tag("@sluice/auth/KeyStoreService")
         const auth = yield* Config.decodeSection(AuthSection, config.auth ?? {}, "auth")
         if (auth.store === "memory")
           return Services.stable("auth.store", { store: "memory" }, () => KeyStoreService.memory)
+        // Another package's store (postgres) is built by the plugin that brings it.
+        if (auth.store !== "redis") return Layer.empty as Layer.Layer<KeyStoreService>
         const redis = yield* RedisConn.settingsOf(config)
         if (redis === undefined)
           return yield* Effect.fail(
