@@ -16,6 +16,7 @@ import type { GatewayRequest } from "@sluice/core"
 import type { Errors, StreamEvent, Stream as SchemaStream } from "@sluice/schema"
 import { Effect } from "effect"
 import * as Detectors from "./Detectors.ts"
+import * as Normalize from "./Normalize.ts"
 import { Inspector } from "./Inspect.ts"
 import type { Compiled } from "./Policy.ts"
 import * as Scan from "./Scan.ts"
@@ -148,6 +149,18 @@ export class StreamGuard {
     return hit === undefined ? undefined : Scan.found(hit.policy, "output", hit.kind)
   }
 
+  /**
+   * Where the hold-back window starts: `window` characters from the end as detectors count
+   * them, so invisible padding inside a secret cannot push its start out of the window.
+   */
+  private windowStart(text: string): number {
+    if (this.window === Number.POSITIVE_INFINITY) return 0
+    const n = Normalize.normalize(text)
+    const at = n.text.length - this.window
+    if (at <= 0) return 0
+    return n.from === undefined ? at : (n.from[at] ?? text.length)
+  }
+
   /** The redacting policy whose match keeps text from `cut` on held, if any. */
   private holding(text: string, cut: number): string | undefined {
     for (const p of this.redacting)
@@ -159,7 +172,7 @@ export class StreamGuard {
   private release(final: boolean): Out {
     const text = this.pending
     const matches = Scan.matches(this.redacting, text)
-    let cut = final ? text.length : Math.max(0, text.length - this.window)
+    let cut = final ? text.length : this.windowStart(text)
     if (!final) {
       // Never cut through a match: it might still grow, and half a mask would leak the rest.
       let moved = true

@@ -162,3 +162,17 @@ describe("streamed private keys", () => {
     }),
   )
 })
+
+describe("invisible padding on a stream", () => {
+  it.effect("zero-width characters inside a secret do not push its start out of the hold-back window", () =>
+    Effect.gen(function* () {
+      const padded = `Here: sk-${"\u200B".repeat(400)}proj-Zq8Xw7Vu6Ts5Rq4Po3Nm2Lk1 done`
+      for (const size of [1, 7, 20, 64]) {
+        const { text: sent, exit } = yield* run(block, chunk(padded, size))
+        expect(Exit.isFailure(exit)).toBe(true)
+        expect(sent).not.toContain("sk-")
+        expect(sent).not.toContain("Zq8Xw7")
+      }
+    }),
+  )
+})
