@@ -6,6 +6,7 @@
  */
 import { Data, Either, ParseResult, Schema } from "effect"
 import * as YAML from "yaml"
+import { Params as RouteParams } from "./RouteParams.ts"
 
 export interface ConfigIssue {
   readonly path: string
@@ -123,6 +124,10 @@ export const ModelEntry = Schema.Struct({
   description: Schema.optional(Schema.String),
   inputTokenLimit: Schema.optional(Schema.Number),
   outputTokenLimit: Schema.optional(Schema.Number),
+  /** Generation defaults for this model; the client's own values override them. */
+  params: Schema.optional(RouteParams),
+  /** Generation parameters forced over the client's. */
+  forceParams: Schema.optional(RouteParams),
 }).pipe(
   Schema.filter((m) =>
     (m.deployments !== undefined) !== (m.provider !== undefined && m.model !== undefined)
@@ -176,6 +181,10 @@ export const RouteRule = Schema.Struct({
   fallbacks: Schema.optional(Schema.Array(Schema.NonEmptyTrimmedString)),
   retry: Schema.optional(RetryConfig),
   timeout: Schema.optional(TimeoutConfig),
+  /** Generation defaults for what this rule routes (over the model's); the client's values win. */
+  params: Schema.optional(RouteParams),
+  /** Generation parameters this rule forces over the client's (and the model's). */
+  forceParams: Schema.optional(RouteParams),
 })
 export type RouteRule = typeof RouteRule.Type
 

@@ -11,6 +11,7 @@ import type { ConfigError, GatewayConfig } from "./Config.ts"
 import type { GatewayResponse, Handler, RequestContext } from "./Handler.ts"
 import type { MiddlewareSpec } from "./Middleware.ts"
 import * as ModelId from "./ModelId.ts"
+import * as RouteParams from "./RouteParams.ts"
 import * as Pipeline from "./Pipeline.ts"
 import type { CallContext, Provider, ProviderType } from "./Provider.ts"
 import * as ProviderRegistry from "./ProviderRegistry.ts"
@@ -200,7 +201,10 @@ export const terminal = (options: TerminalOptions): Handler => {
       const { pull, first } = yield* Effect.onExit(
         Effect.gen(function* () {
           const pull = yield* Stream.toPull(
-            attempt.provider.chatStream({ ...chat, model: attempt.target.model }, attempt.call),
+            attempt.provider.chatStream(
+              RouteParams.apply({ ...chat, model: attempt.target.model }, attempt.target.params),
+              attempt.call,
+            ),
           ).pipe(Scope.extend(scope))
           const first = yield* withTimeout(
             Effect.mapError(pull, (e) =>
@@ -253,7 +257,7 @@ export const terminal = (options: TerminalOptions): Handler => {
         return Effect.map(
           execute(request.ctx, chat.model, (a, t) =>
             withTimeout(
-              a.provider.chat({ ...chat, model: a.target.model }, a.call),
+              a.provider.chat(RouteParams.apply({ ...chat, model: a.target.model }, a.target.params), a.call),
               t?.total ?? t?.firstByte,
               "response",
             ),

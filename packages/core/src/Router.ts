@@ -8,6 +8,7 @@ import { Context, Either, type Redacted } from "effect"
 import { Errors, type ModelInfo } from "@sluice/schema"
 import type { GatewayConfig, ModelEntry, RouteRule } from "./Config.ts"
 import * as Echo from "./Echo.ts"
+import * as RouteParams from "./RouteParams.ts"
 import * as Wildcard from "./Wildcard.ts"
 
 export interface Target {
@@ -15,6 +16,8 @@ export interface Target {
   readonly model: string
   readonly apiKey?: Redacted.Redacted<string> | undefined
   readonly weight: number
+  /** Gateway-side generation parameters for calls to this target (its model's and rule's). */
+  readonly params?: RouteParams.Resolved | undefined
 }
 
 export interface Candidate {
@@ -39,36 +42,56 @@ export interface RouterService {
 
 export class Router extends Context.Tag("@sluice/core/Router")<Router, RouterService>() {}
 
-const targetsOf = (entry: ModelEntry): ReadonlyArray<Target> =>
-  entry.deployments !== undefined
-    ? entry.deployments.map((d) => ({ provider: d.provider, model: d.model, apiKey: d.apiKey, weight: d.weight ?? 1 }))
-    : [{ provider: entry.provider!, model: entry.model!, apiKey: entry.apiKey, weight: 1 }]
+const targetsOf = (entry: ModelEntry, rule?: RouteRule): ReadonlyArray<Target> => {
+  const params = RouteParams.resolve(entry, rule)
+  return entry.deployments !== undefined
+    ? entry.deployments.map((d) => ({
+        provider: d.provider,
+        model: d.model,
+        apiKey: d.apiKey,
+        weight: d.weight ?? 1,
+        params,
+      }))
+    : [{ provider: entry.provider!, model: entry.model!, apiKey: entry.apiKey, weight: 1, params }]
+}
 
 export const make = (config: GatewayConfig): RouterService => {
   const providers = new Set(Object.keys(config.providers))
   const aliases = new Map(Object.entries(config.models).map(([id, entry]) => [id, targetsOf(entry)]))
   const rules = config.routes.map((rule, index) => ({ rule, index, test: Wildcard.compile(rule.match) }))
 
-  /** A models: id, or provider/model for a configured provider. */
-  const direct = (id: string): Candidate | undefined => {
-    const alias = aliases.get(id)
-    if (alias !== undefined) return { id, deployments: alias }
+  /** A models: id, or provider/model for a configured provider; a rule's parameters on top. */
+  const direct = (id: string, rule?: RouteRule): Candidate | undefined => {
+    const entry = config.models[id]
+    if (entry !== undefined) {
+      const withRule = rule?.params !== undefined || rule?.forceParams !== undefined
+      return { id, deployments: withRule ? targetsOf(entry, rule) : aliases.get(id)! }
+    }
     const slash = id.indexOf("/")
     if (slash > 0 && slash < id.length - 1) {
       const provider = id.slice(0, slash)
-      if (providers.has(provider)) return { id, deployments: [{ provider, model: id.slice(slash + 1), weight: 1 }] }
+      if (providers.has(provider))
+        return {
+          id,
+          deployments: [
+            { provider, model: id.slice(slash + 1), weight: 1, params: RouteParams.resolve(undefined, rule) },
+          ],
+        }
     }
     return undefined
   }
+  // A rule's candidates do not depend on the request: resolve them once.
+  const ruleCandidates = rules.map(({ rule }) =>
+    [rule.to, ...(rule.fallbacks ?? [])].flatMap((id) => {
+      const c = direct(id, rule)
+      return c === undefined ? [] : [c]
+    }),
+  )
 
   const resolve = (model: string): Either.Either<Resolution, Errors.NotFound> => {
     for (const { rule, index, test } of rules) {
       if (!test(model)) continue
-      const candidates: Array<Candidate> = []
-      for (const id of [rule.to, ...(rule.fallbacks ?? [])]) {
-        const c = direct(id)
-        if (c !== undefined) candidates.push(c)
-      }
+      const candidates = ruleCandidates[index]!
       return Either.right({
         requested: model,
         rule: { index, match: rule.match },
