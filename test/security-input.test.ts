@@ -190,6 +190,13 @@ describe("error messages cap what they echo (#11)", () => {
       expect(r.answer.text.length).toBeLessThan(2_000)
     })
 
+  it("an unknown 10 KB path comes back capped in the 404", async () => {
+    const r = await observe(() => call(setup.sluice.url, "GET", `/${"p".repeat(10_000)}`, {}))
+    expect(r.answer.status).toBe(404)
+    expect(r.answer.text).toContain("ppp")
+    expect(r.answer.text.length).toBeLessThan(1_000)
+  })
+
   it("a 500 KB model id is refused without being echoed at all", async () => {
     for (const format of formats) {
       // Gemini's id is in the URL, which Node caps at 16 KB of headers: long enough there is 8 KB.

@@ -3,6 +3,7 @@
  * renders canonical errors with Anthropic's status and type; the provider turns upstream error
  * answers (and `event: error` frames) back into canonical errors.
  */
+import { Echo } from "@sluice/core"
 import { Errors, type GatewayError } from "@sluice/schema"
 import type { ErrorBody } from "./Wire.ts"
 
@@ -76,7 +77,8 @@ export const render = (error: GatewayError): Rendered => {
   const retry = Errors.retryAfter(error)
   return {
     status,
-    body: { type: "error", error: { type, message: error.message } },
+    // Whatever a message quotes, a client never gets more than a bounded line back.
+    body: { type: "error", error: { type, message: Echo.capMessage(error.message) } },
     headers: retry === undefined ? {} : { "retry-after": String(Math.max(0, Math.ceil(retry))) },
   }
 }

@@ -4,6 +4,7 @@
  * UpstreamError carrying the status (and RetryInfo's delay as retry-after).
  */
 import { Either, Schema } from "effect"
+import { Echo } from "@sluice/core"
 import { Errors, type GatewayError } from "@sluice/schema"
 import * as Wire from "./Wire.ts"
 
@@ -53,7 +54,7 @@ export const toGemini = (e: GatewayError): RenderedError => {
   if (e._tag === "InvalidRequest" && e.param !== undefined)
     details.push({
       "@type": "type.googleapis.com/google.rpc.BadRequest",
-      fieldViolations: [{ field: e.param, description: e.message }],
+      fieldViolations: [{ field: Echo.cap(e.param, 200), description: Echo.capMessage(e.message) }],
     })
   if (e._tag === "GuardrailViolation")
     details.push({
@@ -62,10 +63,12 @@ export const toGemini = (e: GatewayError): RenderedError => {
       domain: "sluice",
       metadata: { policy: e.policy },
     })
+  // Whatever a message quotes, a client never gets more than a bounded line back.
+  const message = Echo.capMessage(e.message)
   return {
     code,
     body: {
-      error: details.length > 0 ? { code, message: e.message, status, details } : { code, message: e.message, status },
+      error: details.length > 0 ? { code, message, status, details } : { code, message, status },
     },
     headers,
   }

@@ -3,7 +3,7 @@
  * status and retry headers; an OpenAI-format upstream's error answer as a GatewayError that keeps
  * the status and retry-after. Upstream messages are scrubbed of anything key-like first.
  */
-import { Secrets } from "@sluice/core"
+import { Echo, Secrets } from "@sluice/core"
 import { Errors, type GatewayError } from "@sluice/schema"
 import { isRecord } from "./Decode.ts"
 import type * as Wire from "./Wire.ts"
@@ -41,9 +41,10 @@ const typeAndCode = (e: GatewayError): { type: string; code: string | null } => 
 }
 
 export const errorObject = (e: GatewayError): Wire.ErrorObject => ({
-  message: e.message,
+  // Whatever a message quotes, a client never gets more than a bounded line back.
+  message: Echo.capMessage(e.message),
   ...typeAndCode(e),
-  param: e._tag === "InvalidRequest" ? (e.param ?? null) : null,
+  param: e._tag === "InvalidRequest" && e.param !== undefined ? Echo.cap(e.param, 200) : null,
 })
 
 /** Status, body and headers (retry-after for SDK backoff) of an error answer. */

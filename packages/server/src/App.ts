@@ -7,7 +7,7 @@ import { type HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/pla
 import { Cause, Effect, Redacted, Stream } from "effect"
 import { Errors } from "@sluice/schema"
 import type { Handler, Ingress } from "@sluice/core"
-import { Ingress as IngressM } from "@sluice/core"
+import { Echo, Ingress as IngressM } from "@sluice/core"
 import { readJson } from "./Body.ts"
 
 export interface AppOptions {
@@ -58,7 +58,14 @@ export const toResponse = (reply: Ingress.Reply, extra: Readonly<Record<string, 
 
 const notFound = (method: string, path: string) =>
   HttpServerResponse.unsafeJson(
-    { error: { code: 404, message: `no route for ${method} ${path}`, status: "NOT_FOUND", type: "not_found_error" } },
+    {
+      error: {
+        code: 404,
+        message: `no route for ${Echo.cap(method, 16)} ${Echo.cap(path, 200)}`,
+        status: "NOT_FOUND",
+        type: "not_found_error",
+      },
+    },
     { status: 404 },
   )
 
@@ -115,7 +122,7 @@ export const make = (options: AppOptions): HttpApp.Default => {
               {
                 error: {
                   code: 405,
-                  message: `method ${method} not allowed on ${path}`,
+                  message: `method ${Echo.cap(method, 16)} not allowed on ${Echo.cap(path, 200)}`,
                   status: "INVALID_ARGUMENT",
                   type: "invalid_request_error",
                 },
