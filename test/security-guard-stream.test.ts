@@ -150,7 +150,7 @@ describe("a private key streamed by the upstream (real `sluice start`)", () => {
           expect(r.text).toMatch(cutMark[format])
         },
       ),
-      { numRuns: 40 },
+      { numRuns: 25 },
     )
   }, 120_000)
 })
