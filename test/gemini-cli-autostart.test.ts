@@ -76,6 +76,8 @@ describe("Gemini CLI with `sluice setup gemini-cli --local`", () => {
       TMPDIR: tmp,
       NO_COLOR: "1",
       GEMINI_CLI_TRUST_WORKSPACE: "true",
+      // The bin runs sources in tests (no build needed); the hook's `sluice` inherits this.
+      SLUICE_FROM_SOURCE: process.env.SLUICE_FROM_SOURCE ?? "",
     }
 
     const setup = await run(
@@ -113,7 +115,11 @@ describe("Gemini CLI with `sluice setup gemini-cli --local`", () => {
     Fs.mkdirSync(Path.join(project, ".gemini"))
     const mine = { matcher: "*", hooks: [{ name: "mine", type: "command", command: "true" }] }
     Fs.writeFileSync(Path.join(project, ".gemini/settings.json"), JSON.stringify({ hooks: { SessionStart: [mine] } }))
-    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: Fs.mkdtempSync(Path.join(tmp, "home-")) }
+    const env = {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: Fs.mkdtempSync(Path.join(tmp, "home-")),
+      SLUICE_FROM_SOURCE: process.env.SLUICE_FROM_SOURCE ?? "",
+    }
     for (let i = 0; i < 2; i++) {
       const r = await run(sluiceBin, ["setup", "gemini-cli", "--local", "--url", "http://127.0.0.1:9"], env, project)
       expect(r.status, r.stderr).toBe(0)
