@@ -19,13 +19,20 @@ export interface RunningGateway {
 export const startGateway = async (
   config: Record<string, unknown>,
   env: Record<string, string | undefined> = {},
+  options: { readonly tls?: { readonly cert: string; readonly key: string } } = {},
 ): Promise<RunningGateway> => {
   const parsed = Config.fromObject(config, env)
   if (Either.isLeft(parsed)) throw new Error(parsed.left.message)
   const scope = Effect.runSync(Scope.make())
   const program = Effect.gen(function* () {
     const assembled = yield* Assemble.build(parsed.right)
-    const server = yield* NodeServer.make(assembled.app, { host: "127.0.0.1", port: 0, shutdownTimeout: 2_000 })
+    const server = yield* NodeServer.make(assembled.app, {
+      host: "127.0.0.1",
+      port: 0,
+      shutdownTimeout: 2_000,
+      upgrade: assembled.upgrade,
+      tls: options.tls,
+    })
     const address = server.address
     if (address._tag !== "TcpAddress") throw new Error("expected a TCP address")
     return { assembled, port: address.port }
@@ -33,7 +40,7 @@ export const startGateway = async (
   }).pipe(Effect.provide(Layer.extendScope(NodeHttpClient.layerUndici)), Scope.extend(scope))
   const { assembled, port } = await Effect.runPromise(program)
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls === undefined ? "http" : "https"}://127.0.0.1:${port}`,
     port,
     assembled,
     close: () => Effect.runPromise(Scope.close(scope, Exit.void)),

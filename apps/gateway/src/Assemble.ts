@@ -10,6 +10,7 @@
 import type { HttpApp, HttpClient } from "@effect/platform"
 import { Effect, Either, Layer, Schema, type Scope } from "effect"
 import { Config, Gateway, type HandlerFn, type Ingress, Middleware, Resilience } from "@sluice/core"
+import type * as SluiceRealtime from "@sluice/realtime"
 import { App } from "@sluice/server"
 import * as Modules from "./Modules.ts"
 
@@ -17,6 +18,8 @@ export interface Assembled {
   readonly config: Config.GatewayConfig
   readonly app: HttpApp.Default
   readonly handler: HandlerFn
+  /** WebSocket upgrades (realtime sessions), for the Node server. */
+  readonly upgrade: SluiceRealtime.Server.UpgradeHandler
   /** Names of the middleware actually installed, outermost first. */
   readonly middleware: ReadonlyArray<string>
 }
@@ -83,7 +86,8 @@ export const build = (
       bodyLimit: config.server.bodyLimit,
       extraRoutes: routes,
     })
-    return { config, app, handler, middleware: installed.map((m) => m.name) }
+    const realtime = yield* Modules.realtime(config, installed)
+    return { config, app, handler, upgrade: realtime.upgrade, middleware: installed.map((m) => m.name) }
   })
 
 /** Read and validate a config file's text, or the defaults when there is no file. */

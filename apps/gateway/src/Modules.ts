@@ -15,6 +15,7 @@ import * as SluiceGemini from "@sluice/gemini"
 import * as SluiceGuardrails from "@sluice/guardrails"
 import * as SluiceOpenAI from "@sluice/openai"
 import * as SluicePostgres from "@sluice/postgres"
+import * as SluiceRealtime from "@sluice/realtime"
 import * as SluiceTracing from "@sluice/tracing"
 import { Effect, Schema, type Scope } from "effect"
 
@@ -37,6 +38,19 @@ export const ingresses = (
     // Order matters where paths are shared (GET /v1/models): anthropic, gemini, openai.
     return IngressLayout.apply([SluiceAnthropic.Ingress.ingress, gemini, openai], layout)
   })
+
+/**
+ * WebSocket sessions (Gemini Live, OpenAI Realtime), metered per turn by the installed
+ * middleware — except the response cache, which has nothing to replay for a live session.
+ */
+export const realtime = (
+  config: Config.GatewayConfig,
+  installed: ReadonlyArray<{ readonly name: string; readonly installed: Middleware.Installed }>,
+) =>
+  SluiceRealtime.Plugin.fromConfig(
+    config,
+    installed.filter((m) => m.name !== "cache").map((m) => ({ name: m.name, middleware: m.installed.middleware })),
+  )
 
 /** Middleware by name, for the `middleware:` list. */
 export const plugins: ReadonlyArray<Middleware.AnyPlugin> = [
@@ -68,6 +82,7 @@ export const defaultOrder: ReadonlyArray<string> = [
 export const appSections: ReadonlyMap<string, ReadonlyArray<Schema.Schema<any, any, never>>> = new Map([
   ["ingress", [Schema.Record({ key: Schema.String, value: Schema.Unknown })]],
   ["responses", [SluiceOpenAI.ResponsesConfig.Section]],
+  ["realtime", [SluiceRealtime.Section.RealtimeSection]],
 ])
 
 /** What one gateway binary assembles. */

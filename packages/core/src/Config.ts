@@ -87,6 +87,8 @@ export const ServerConfig = Schema.Struct({
   shutdownTimeout: Schema.optionalWith(Duration, { default: () => 10_000 }),
   /** How long a response may wait on a client that stopped reading before its connection is closed. */
   writeStallTimeout: Schema.optionalWith(Duration, { default: () => 60_000 }),
+  /** Terminate TLS (HTTPS and wss://) with these PEM files. */
+  tls: Schema.optional(Schema.Struct({ cert: Schema.NonEmptyTrimmedString, key: Schema.NonEmptyTrimmedString })),
 })
 export type ServerConfig = typeof ServerConfig.Type
 

@@ -6,6 +6,8 @@
  * request timeouts, and a write-stall timeout for clients that stop reading their response.
  */
 import * as Http from "node:http"
+import * as Https from "node:https"
+import type * as Net from "node:net"
 import { NodeHttpServer } from "@effect/platform-node"
 import { type HttpApp, HttpMiddleware, HttpServer } from "@effect/platform"
 import { Effect, Layer } from "effect"
@@ -26,19 +28,49 @@ export interface NodeServerOptions {
    * accepted) before the connection is closed; default 60 s. Idle streams are not affected.
    */
   readonly writeStallTimeout?: number | undefined
+  /** Serve HTTPS (and wss://) with this certificate and key (PEM) instead of plain HTTP. */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer } | undefined
+  /**
+   * Called for each HTTP Upgrade request (WebSocket). It owns the socket: it must either complete
+   * the handshake or answer and destroy it. Without it, upgrade requests are refused.
+   */
+  readonly upgrade?: ((req: Http.IncomingMessage, socket: Net.Socket, head: Buffer) => void) | undefined
 }
 
 export const make = (app: HttpApp.Default, options: NodeServerOptions) =>
   Effect.gen(function* () {
     const headersTimeout = options.headersTimeout ?? 30_000
-    const server = Http.createServer({
+    const httpOptions: Http.ServerOptions = {
       keepAliveTimeout: options.keepAliveTimeout ?? 5_000,
       headersTimeout,
       requestTimeout: options.requestTimeout ?? 300_000,
       // Node checks these timeouts only this often (30 s by default), which would let a slow
       // client hold its connection for up to twice the timeout.
       connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(headersTimeout / 4))),
-    })
+    }
+    // An https.Server is an http.Server with TLS underneath: the platform serves either alike.
+    const server: Http.Server =
+      options.tls === undefined
+        ? Http.createServer(httpOptions)
+        : (Https.createServer({
+            ...httpOptions,
+            cert: options.tls.cert,
+            key: options.tls.key,
+          }) as unknown as Http.Server)
+    const upgrade = options.upgrade
+    // Upgraded sockets (WebSocket sessions) are in-flight work too: they get the shutdown grace
+    // period, then are destroyed with the remaining connections.
+    const upgraded = new Set<Net.Socket>()
+    const onUpgrade = (req: Http.IncomingMessage, socket: Net.Socket, head: Buffer) => {
+      if (draining) {
+        socket.end("HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n")
+        return
+      }
+      upgraded.add(socket)
+      socket.once("close", () => upgraded.delete(socket))
+      upgrade?.(req, socket, head)
+    }
+    if (upgrade !== undefined) server.on("upgrade", onUpgrade)
     // A client that stops reading would otherwise pin its response — and the upstream call
     // behind it — forever: backpressure stops the stream, so no time limit gets to run. Node's
     // socket timeout cannot measure this: it re-arms itself whenever the kernel took a few more
@@ -107,12 +139,19 @@ export const make = (app: HttpApp.Default, options: NodeServerOptions) =>
     // redacted into attributes). Sluice never exports it — tracing middleware makes its own
     // request span — so it is pure per-request cost: switch it off for this server.
     yield* httpServer.serve(app).pipe(Effect.locally(HttpMiddleware.currentTracerDisabledWhen, () => true))
+    // The platform also answers upgrades (through the app); with our own handler, only ours may.
+    if (upgrade !== undefined)
+      for (const listener of server.listeners("upgrade"))
+        if (listener !== onUpgrade) server.off("upgrade", listener as never)
     // Runs first on scope close (finalizers run in reverse): start draining before the close.
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         draining = true
         server.closeIdleConnections()
-        const timer = setTimeout(() => server.closeAllConnections(), options.shutdownTimeout ?? 10_000)
+        const timer = setTimeout(() => {
+          server.closeAllConnections()
+          for (const socket of upgraded) socket.destroy()
+        }, options.shutdownTimeout ?? 10_000)
         timer.unref()
         server.once("close", () => clearTimeout(timer))
       }),

@@ -26,6 +26,12 @@ const overrides = (
   },
 })
 
+/** The certificate and key files, read at start. */
+const readTls = (tls: { readonly cert: string; readonly key: string }) => ({
+  cert: Fs.readFileSync(tls.cert),
+  key: Fs.readFileSync(tls.key),
+})
+
 /** Watch the file and SIGHUP; each trigger re-reads, validates and swaps the config. */
 const watchReloads = (
   file: string,
@@ -95,17 +101,31 @@ export const command = Command.make(
           )
           if (Option.isSome(file)) yield* watchReloads(file.value, reloader.reload, adjust)
           const assembled = reloader.current()
+          const files = config.server.tls
+          const tls =
+            files === undefined
+              ? undefined
+              : yield* Effect.try({
+                  try: () => readTls(files),
+                  catch: (e) =>
+                    new ConfigFile.CliFailure(
+                      `cannot read server.tls files: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+                    ),
+                })
           return NodeServer.layer(reloader.app, {
             host: config.server.host,
             port: config.server.port,
             shutdownTimeout: config.server.shutdownTimeout,
             writeStallTimeout: config.server.writeStallTimeout,
+            tls,
+            // Sessions start on the current generation and keep it.
+            upgrade: (req, socket, head) => reloader.current().upgrade(req, socket, head),
           }).pipe(
             Layer.tap((ctx) => {
               const server = ctx.unsafeMap.get(HttpServer.HttpServer.key) as HttpServer.HttpServer
               const where =
                 server.address._tag === "TcpAddress"
-                  ? `http://${server.address.hostname}:${server.address.port}`
+                  ? `${config.server.tls === undefined ? "http" : "https"}://${server.address.hostname}:${server.address.port}`
                   : server.address.path
               return Console.log(
                 `sluice listening on ${where} (providers: ${Object.keys(config.providers).join(", ") || "none"}; middleware: ${assembled.middleware.join(" → ") || "none"})`,
