@@ -89,6 +89,8 @@ export const start = (options: SessionOptions): { readonly end: (ending: Ending)
     void open?.then((t) => t?.finish(undefined, "failed"))
     upstream?.close()
     for (const f of codec.errorFrames(ending)) client.send(f)
+    // Read again (frames may have paused it), so the client's close reply is seen at once.
+    ws.resume()
     client.close(codec.closeCode(ending), ending.message)
     options.onEnd?.()
   }
