@@ -17,7 +17,7 @@ import * as SluiceOpenAI from "@sluice/openai"
 import * as SluicePostgres from "@sluice/postgres"
 import * as SluiceRealtime from "@sluice/realtime"
 import * as SluiceTracing from "@sluice/tracing"
-import { Effect, Schema, type Scope } from "effect"
+import { Context, Effect, Schema, type Scope } from "effect"
 
 export const providerTypes: ReadonlyArray<ProviderType> = [
   MockProvider.providerType,
@@ -94,6 +94,11 @@ export interface Modules {
 }
 
 export const builtin: Modules = { providerTypes, plugins, defaultOrder }
+
+/** The modules this binary was built with: the built-ins unless an app's `Sluice.main` adds its own. */
+export class Current extends Context.Reference<Current>()("@sluice/gateway/Modules", {
+  defaultValue: (): Modules => builtin,
+}) {}
 
 /**
  * The built-in modules plus more plugins (an app's own, or those a config names). A plugin

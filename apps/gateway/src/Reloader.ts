@@ -19,30 +19,28 @@ export interface Generation<A extends { readonly app: HttpApp.Default }> {
   retired: boolean
 }
 
-export interface Reloader<A extends { readonly app: HttpApp.Default }> {
+export interface Reloader<A extends { readonly app: HttpApp.Default }, C = Config.GatewayConfig> {
   /** The app to serve: it dispatches each request to the current generation. */
   readonly app: HttpApp.Default
   readonly current: () => A
   /** Build a generation from `config` and swap it in; the old one keeps serving on failure. */
-  readonly reload: (config: Config.GatewayConfig) => Effect.Effect<Either.Either<A, Config.ConfigError>>
+  readonly reload: (config: C) => Effect.Effect<Either.Either<A, Config.ConfigError>>
 }
 
 /** Longest a retired generation waits for its requests before its resources are closed anyway. */
 const retireDeadlineMs = 10 * 60 * 1000
 
-export const make = <A extends { readonly app: HttpApp.Default }, R>(
-  initial: Config.GatewayConfig,
-  build: (
-    config: Config.GatewayConfig,
-    memoMap: Layer.MemoMap,
-  ) => Effect.Effect<A, Config.ConfigError, Scope.Scope | R>,
-): Effect.Effect<Reloader<A>, Config.ConfigError, Scope.Scope | R> =>
+/** `C` is what a generation is built from: a config, or a config with the modules it names. */
+export const make = <A extends { readonly app: HttpApp.Default }, R, C = Config.GatewayConfig>(
+  initial: C,
+  build: (config: C, memoMap: Layer.MemoMap) => Effect.Effect<A, Config.ConfigError, Scope.Scope | R>,
+): Effect.Effect<Reloader<A, C>, Config.ConfigError, Scope.Scope | R> =>
   Effect.gen(function* () {
     const context = yield* Effect.context<R>()
     const outer = yield* Effect.scope
     const memoMap = yield* Layer.makeMemoMap
 
-    const spawn = (config: Config.GatewayConfig) =>
+    const spawn = (config: C) =>
       Effect.gen(function* () {
         const scope = yield* Scope.make()
         const exit = yield* Effect.exit(build(config, memoMap).pipe(Scope.extend(scope), Effect.provide(context)))
@@ -86,7 +84,7 @@ export const make = <A extends { readonly app: HttpApp.Default }, R>(
       )
     })
 
-    const reload = (config: Config.GatewayConfig) =>
+    const reload = (config: C) =>
       Effect.gen(function* () {
         const next = yield* Effect.either(spawn(config))
         if (Either.isLeft(next)) return Either.left(next.left)

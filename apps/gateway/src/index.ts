@@ -1,3 +1,6 @@
 export * as Assemble from "./Assemble.ts"
 export * as Modules from "./Modules.ts"
 export * as Import from "./commands/Import.ts"
+export * as PluginLoader from "./PluginLoader.ts"
+export * as Reloader from "./Reloader.ts"
+export * as Sluice from "./Sluice.ts"

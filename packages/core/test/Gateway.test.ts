@@ -2,7 +2,7 @@
  * Retries, fallbacks, balancing and the circuit breaker, against providers that fail on command.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Stream } from "effect"
+import { Effect, Either, Fiber, Option, Stream, TestClock } from "effect"
 import { Errors, type GatewayError, type StreamEvent } from "@sluice/schema"
 import { Config, Gateway, MockProvider, ProviderRegistry, Router } from "@sluice/core"
 import type { ProviderService } from "@sluice/core"
@@ -46,6 +46,19 @@ const gateway = (raw: Record<string, unknown>, providers: Array<ProviderService>
     resilience: config.resilience,
   })
 }
+
+/** The same, timed by Effect's Clock and Random (TestClock / TestRandom under `it.effect`). */
+const gatewayOnClock = (raw: Record<string, unknown>, providers: Array<ProviderService>) =>
+  Effect.gen(function* () {
+    const config = Either.getOrThrow(Config.fromObject(raw, {}))
+    return Gateway.terminal({
+      router: Router.make(config),
+      registry: ProviderRegistry.fromProviders(providers),
+      resilience: config.resilience,
+      clock: yield* Effect.clock,
+      random: yield* Effect.random,
+    })
+  })
 
 const providersConfig = { a: { type: "mock" }, b: { type: "mock" } }
 
@@ -99,16 +112,39 @@ describe("Gateway retries and fallbacks", () => {
     }),
   )
 
-  it.live("honours an upstream retry-after", () =>
+  it.effect("honours an upstream retry-after (on TestClock: no real wait)", () =>
     Effect.gen(function* () {
-      const a = scripted("a", [upstream(429, 0.3)])
-      const handler = gateway(
+      const a = scripted("a", [upstream(429, 30)])
+      const handler = yield* gatewayOnClock(
         { providers: providersConfig, routes: [{ match: "m", to: "a/x", retry: { attempts: 2, backoff: "1ms" } }] },
         [a.provider],
       )
-      const started = Date.now()
+      const call = yield* Effect.fork(handler(Stub.chat({ model: "m" })))
+      yield* TestClock.adjust("29 seconds")
+      expect(Option.isNone(yield* Fiber.poll(call))).toBe(true)
+      expect(a.calls).toHaveLength(1)
+      yield* TestClock.adjust("1 second")
+      const response = yield* Fiber.join(call)
+      expect(response.headers["x-sluice-attempts"]).toBe("2")
+    }),
+  )
+
+  it.effect("a tripped breaker half-opens after its cooldown on the clock", () =>
+    Effect.gen(function* () {
+      const a = scripted("a", [upstream(500)])
+      const handler = yield* gatewayOnClock(
+        {
+          providers: providersConfig,
+          models: { m: { provider: "a", model: "x" } },
+          resilience: { circuitBreaker: { failures: 1, cooldown: "30s" } },
+        },
+        [a.provider],
+      )
+      yield* Effect.flip(handler(Stub.chat({ model: "m" })))
+      expect(yield* Effect.flip(handler(Stub.chat({ model: "m" })))).toMatchObject({ _tag: "Unavailable" })
+      yield* TestClock.adjust("30 seconds")
       yield* handler(Stub.chat({ model: "m" }))
-      expect(Date.now() - started).toBeGreaterThanOrEqual(280)
+      expect(a.calls).toHaveLength(2)
     }),
   )
 

@@ -35,8 +35,8 @@ const readTls = (tls: { readonly cert: string; readonly key: string }) => ({
 /** Watch the file and SIGHUP; each trigger re-reads, validates and swaps the config. */
 const watchReloads = (
   file: string,
-  reload: (config: Config.GatewayConfig) => Effect.Effect<Either.Either<unknown, Config.ConfigError>>,
-  adjust: (config: Config.GatewayConfig) => Config.GatewayConfig,
+  reload: (loaded: ConfigFile.Loaded) => Effect.Effect<Either.Either<unknown, Config.ConfigError>>,
+  adjust: (loaded: ConfigFile.Loaded) => ConfigFile.Loaded,
 ) =>
   Effect.gen(function* () {
     const runtime = yield* Effect.runtime<never>()
@@ -48,8 +48,8 @@ const watchReloads = (
       timer = setTimeout(
         () =>
           run(
-            ConfigFile.read(Option.some(file)).pipe(
-              Effect.flatMap((config) => reload(adjust(config))),
+            ConfigFile.load(Option.some(file)).pipe(
+              Effect.flatMap((loaded) => reload(adjust(loaded))),
               Effect.flatMap((result) =>
                 Either.isLeft(result)
                   ? Console.error(
@@ -92,13 +92,14 @@ export const command = Command.make(
   },
   ({ config: file, host, port }) =>
     Effect.gen(function* () {
-      const adjust = (c: Config.GatewayConfig) => overrides(c, host, port)
-      const config = adjust(yield* ConfigFile.read(file))
+      const adjust = (l: ConfigFile.Loaded): ConfigFile.Loaded => ({ ...l, config: overrides(l.config, host, port) })
+      const loaded = adjust(yield* ConfigFile.load(file))
+      const config = loaded.config
       const serve = Layer.unwrapScoped(
         Effect.gen(function* () {
-          const reloader = yield* Reloader.make(config, (c, memoMap) => Assemble.build(c, { memoMap })).pipe(
-            Effect.mapError((e) => new ConfigFile.CliFailure(`invalid config:\n${e.message}`)),
-          )
+          const reloader = yield* Reloader.make(loaded, (l: ConfigFile.Loaded, memoMap) =>
+            Assemble.build(l.config, { memoMap, modules: l.modules }),
+          ).pipe(Effect.mapError((e) => new ConfigFile.CliFailure(`invalid config:\n${e.message}`)))
           if (Option.isSome(file)) yield* watchReloads(file.value, reloader.reload, adjust)
           const assembled = reloader.current()
           const files = config.server.tls

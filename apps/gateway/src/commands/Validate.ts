@@ -10,8 +10,8 @@ export const command = Command.make(
   { config: Options.file("config").pipe(Options.withDescription("YAML config file")) },
   ({ config: file }) =>
     Effect.gen(function* () {
-      const config = yield* ConfigFile.read(Option.some(file))
-      yield* Effect.scoped(Assemble.build(config)).pipe(
+      const { config, modules } = yield* ConfigFile.load(Option.some(file))
+      yield* Effect.scoped(Assemble.build(config, { modules })).pipe(
         Effect.provide(NodeHttpClient.layerUndici),
         Effect.mapError((e) => new ConfigFile.CliFailure(`invalid config ${file}:\n${e.message}`)),
       )

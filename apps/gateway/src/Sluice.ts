@@ -1,0 +1,47 @@
+/**
+ * The `sluice` binary as a function, so an app can ship its own with its own plugins:
+ *
+ *   import { Sluice } from "@sluice/gateway"
+ *   Sluice.main({ plugins: [myPlugin] })
+ *
+ * Its plugins are known to every command (their config sections, their middleware), like the
+ * built-ins; a config's own `plugins:` list adds more at start.
+ */
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Console, Effect } from "effect"
+import type { Middleware, ProviderType } from "@sluice/core"
+import { CliFailure, run as runCli } from "./Cli.ts"
+import * as Modules from "./Modules.ts"
+
+export interface MainOptions {
+  /** Middleware plugins besides the built-ins (one with a built-in's name replaces it). */
+  readonly plugins?: ReadonlyArray<Middleware.AnyPlugin> | undefined
+  /** Provider types besides the built-ins. */
+  readonly providerTypes?: ReadonlyArray<ProviderType> | undefined
+}
+
+export const modules = (options: MainOptions = {}): Modules.Modules => {
+  const withPlugins = Modules.withPlugins(Modules.builtin, options.plugins ?? [])
+  return { ...withPlugins, providerTypes: [...withPlugins.providerTypes, ...(options.providerTypes ?? [])] }
+}
+
+/** Run the CLI on `argv` with these modules. */
+export const run = (argv: ReadonlyArray<string>, options: MainOptions = {}) =>
+  runCli(argv).pipe(Effect.provideService(Modules.Current, modules(options)))
+
+/** Run the CLI on `process.argv` and exit: a CliFailure prints its message and exits 1. */
+export const main = (options: MainOptions = {}): void =>
+  run(process.argv, options).pipe(
+    Effect.catchAll((e) =>
+      e instanceof CliFailure
+        ? Effect.zipRight(
+            Console.error(e.message),
+            Effect.sync(() => {
+              process.exitCode = 1
+            }),
+          )
+        : Effect.fail(e),
+    ),
+    Effect.provide(NodeContext.layer),
+    NodeRuntime.runMain({ disableErrorReporting: false }),
+  )
