@@ -144,6 +144,8 @@ export const make = (model: string): Translator => {
       const output = str(obj(content.outputTranscription)?.text)
       if (output) out.push({ _tag: "OutputTranscript", text: output })
       if (content.interrupted === true) out.push({ _tag: "Interrupted" })
+      // Content after the tool calls belongs to the model's answer to them: its turnComplete counts.
+      if (out.length > 0) toolTurnOpen = false
       if (content.turnComplete === true) {
         if (toolTurnOpen && out.length === 0) toolTurnOpen = false
         else out.push({ _tag: "TurnDone", status: content.interrupted === true ? "cancelled" : "completed", usage })

@@ -209,7 +209,11 @@ export const start = (options: SessionOptions): { readonly end: (ending: Ending)
   const handle = async (text: string) => {
     if (ended) return
     const decoded = codec.decode(text)
-    if (decoded.error !== undefined) return refuse(decoded.error)
+    if (decoded.error !== undefined) {
+      // Relaying, the upstream judges what the gateway does not understand (its own call ids, new fields).
+      if (relay && upstream !== undefined) return upstream.sendRaw(text)
+      return refuse(decoded.error)
+    }
     if (decoded.model !== undefined && !(await open(decoded.model))) return
     if (upstream === undefined) return end({ _tag: "Internal", message: "the session has no upstream" })
     if (!relay) for (const f of decoded.replies) client.send(f)
