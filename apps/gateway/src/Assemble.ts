@@ -80,11 +80,20 @@ export const build = (
     }).pipe(Effect.provide(context))
     const routes: Array<Ingress.PlainRoute> = installed.flatMap((m) => m.installed.routes ?? [])
     const ingresses = yield* Modules.ingresses(config)
+    const admits = installed.flatMap((m) => (m.installed.admit === undefined ? [] : [m.installed.admit]))
+    const observers = installed.flatMap((m) => (m.installed.refused === undefined ? [] : [m.installed.refused]))
     const app = App.make({
       ingresses,
       handler: () => handler,
       bodyLimit: config.server.bodyLimit,
       extraRoutes: routes,
+      admit: admits.length <= 1 ? admits[0] : (ctx) => Effect.forEach(admits, (admit) => admit(ctx), { discard: true }),
+      refused:
+        observers.length <= 1
+          ? observers[0]
+          : (r) => {
+              for (const observe of observers) observe(r)
+            },
     })
     const realtime = yield* Modules.realtime(config, installed)
     return { config, app, handler, upgrade: realtime.upgrade, middleware: installed.map((m) => m.name) }

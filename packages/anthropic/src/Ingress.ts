@@ -26,6 +26,7 @@ const errorReply = (error: GatewayError, requestId?: string): Ingress.Reply => {
     status: r.status,
     body: requestId === undefined ? r.body : { ...r.body, request_id: requestId },
     headers: requestId === undefined ? r.headers : { ...r.headers, "request-id": requestId },
+    error,
   }
 }
 

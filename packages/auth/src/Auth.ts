@@ -15,6 +15,7 @@ import {
   Middleware,
   type MiddlewareSpec,
   ModelId,
+  type RequestContext,
   Wildcard,
 } from "@sluice/core"
 import { sha256 } from "./Hash.ts"
@@ -24,6 +25,8 @@ import type { KeyStore } from "./KeyStore.ts"
 export interface AuthOptions {
   /** True when every target the model routes to is a `passthrough: true` provider. */
   readonly passthrough?: ((model: string) => boolean) | undefined
+  /** Whether any provider is `passthrough: true` (an unknown key may then be a provider key). */
+  readonly passthroughAny?: boolean | undefined
   /** The clock (tests). */
   readonly now?: (() => number) | undefined
 }
@@ -62,10 +65,42 @@ const filterModels = (record: KeyRecord, response: GatewayResponse): GatewayResp
     ? { ...response, models: response.models.filter((m) => allowed(record, m.id)) }
     : response
 
-export const middlewareFn =
-  (store: KeyStore, options: AuthOptions = {}): Middleware.Middleware =>
-  (next) =>
-  (request: GatewayRequest) =>
+/** The key's record, found by the hash of what the client presented; a store failure fails closed. */
+const lookup = (store: KeyStore, credential: Redacted.Redacted<string>) =>
+  store.findByHash(sha256(Redacted.value(credential))).pipe(
+    Effect.tapError((e) => Effect.logWarning(`auth: key store failed (${e.reason}); refusing the request`)),
+    Effect.mapError(() => unavailable),
+  )
+
+export interface Auth {
+  /**
+   * The check the server runs on the headers before the body is read: no key, an unknown key
+   * (unless a passthrough provider could take it), a disabled or expired key are refused there.
+   */
+  readonly admit: (ctx: RequestContext) => Effect.Effect<void, GatewayError>
+  /** The per-request rules that need the decoded request (the model), after decoding. */
+  readonly middleware: Middleware.Middleware
+}
+
+export const make = (store: KeyStore, options: AuthOptions = {}): Auth => {
+  // What admit found, for the middleware of the same request (keyed by its credential object).
+  const verified = new WeakMap<Redacted.Redacted<string>, KeyRecord>()
+
+  const admit = (ctx: RequestContext): Effect.Effect<void, GatewayError> =>
+    Effect.gen(function* () {
+      const credential = ctx.credential
+      if (credential === undefined || Redacted.value(credential) === "") return yield* Effect.fail(missing)
+      const record = yield* lookup(store, credential)
+      if (record === undefined) {
+        if (options.passthroughAny === true) return
+        return yield* Effect.fail(invalid)
+      }
+      const denied = check(record, undefined, (options.now ?? Date.now)())
+      if (denied !== undefined) return yield* Effect.fail(denied)
+      verified.set(credential, record)
+    })
+
+  const middleware: Middleware.Middleware = (next) => (request: GatewayRequest) =>
     Effect.gen(function* () {
       const credential = request.ctx.credential
       if (credential === undefined || Redacted.value(credential) === "") return yield* Effect.fail(missing)
@@ -73,10 +108,7 @@ export const middlewareFn =
       // The ingresses already refuse such ids; a handler called some other way gets the same answer.
       const reason = model === undefined ? undefined : ModelId.problem(model)
       if (reason !== undefined) return yield* Effect.fail(ModelId.invalid(reason))
-      const record = yield* store.findByHash(sha256(Redacted.value(credential))).pipe(
-        Effect.tapError((e) => Effect.logWarning(`auth: key store failed (${e.reason}); refusing the request`)),
-        Effect.mapError(() => unavailable),
-      )
+      const record = verified.get(credential) ?? (yield* lookup(store, credential))
       if (record === undefined) {
         // Not one of ours: the client's own provider key, if the model goes only to passthrough providers.
         if (model !== undefined && options.passthrough?.(model) === true) return yield* next(request)
@@ -92,6 +124,13 @@ export const middlewareFn =
       } as GatewayRequest)
       return filterModels(record, response)
     })
+
+  return { admit, middleware }
+}
+
+/** The middleware alone (it checks everything itself when no admit ran before it). */
+export const middlewareFn = (store: KeyStore, options: AuthOptions = {}): Middleware.Middleware =>
+  make(store, options).middleware
 
 /** `Auth.middleware(store)`: the middleware alone, for programmatic pipelines and tests. */
 export const middleware = (store: KeyStore, options: AuthOptions = {}): MiddlewareSpec =>

@@ -111,8 +111,13 @@ export const make = (options: { readonly stores?: ReadonlyArray<ExternalStore> }
       yield* Effect.logInfo(
         `auth: ${records.length} key(s) from the config file, store ${auth.store}, admin API ${adminKeyHash === undefined ? "off" : "on"}`,
       )
+      const verifier = Auth.make(store, {
+        passthrough: passthroughResolver(config),
+        passthroughAny: Object.values(config.providers).some((p) => p.passthrough === true),
+      })
       return {
-        middleware: Auth.middlewareFn(store, { passthrough: passthroughResolver(config) }),
+        middleware: verifier.middleware,
+        admit: verifier.admit,
         routes:
           adminKeyHash === undefined
             ? undefined

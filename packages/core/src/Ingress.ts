@@ -14,6 +14,8 @@ export type Reply =
       readonly status: number
       readonly body: unknown
       readonly headers?: Readonly<Record<string, string>> | undefined
+      /** The error this reply renders, when it is one (for the access log of refused requests). */
+      readonly error?: GatewayError | undefined
     }
   | {
       readonly _tag: "Stream"
@@ -107,6 +109,21 @@ export const compile = (pattern: string): CompiledPattern => {
       return params
     },
   }
+}
+
+/**
+ * A check the server runs on a request's headers before its body is read — the caller's key —
+ * so a caller it refuses costs no body read and no JSON parse. A failure is the answer.
+ */
+export type Admit = (ctx: RequestContext) => Effect.Effect<void, GatewayError>
+
+/** A request the server answered without calling the handler: refused by an Admit, or a body that did not decode. */
+export interface Refused {
+  readonly ctx: RequestContext
+  readonly method: string
+  readonly path: string
+  readonly status: number
+  readonly error?: GatewayError | undefined
 }
 
 /** One server-sent event frame. */

@@ -5,7 +5,7 @@
 import { Effect, type Layer, type Schema, type Scope } from "effect"
 import type { ConfigError, GatewayConfig } from "./Config.ts"
 import type { Handler } from "./Handler.ts"
-import type { PlainRoute } from "./Ingress.ts"
+import type { Admit, PlainRoute, Refused } from "./Ingress.ts"
 
 export type Middleware = (next: Handler) => Handler
 
@@ -34,6 +34,10 @@ export interface Installed {
   readonly middleware: Middleware
   /** HTTP routes it serves besides the wire formats (e.g. `/admin/*`, `/metrics`). */
   readonly routes?: ReadonlyArray<PlainRoute> | undefined
+  /** Checked on the headers before the body is read (auth: the caller's key). */
+  readonly admit?: Admit | undefined
+  /** Told of every request answered without reaching the handler (tracing: log and count it). */
+  readonly refused?: ((refused: Refused) => void) | undefined
 }
 
 /**

@@ -32,7 +32,7 @@ export type Options = typeof Options.Type
 
 export const error = (e: GatewayError): Ingress.Reply => {
   const r = ErrorCodec.toGemini(e)
-  return { _tag: "Json", status: r.code, body: r.body, headers: r.headers }
+  return { _tag: "Json", status: r.code, body: r.body, headers: r.headers, error: e }
 }
 
 /** `?key=`, then `x-goog-api-key` (Gemini CLI may send it empty), then `Authorization: Bearer`. */

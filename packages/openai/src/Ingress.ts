@@ -21,7 +21,7 @@ type Reply = IngressT.Reply
 
 export const error = (e: GatewayError): Reply => {
   const { status, body, headers } = ErrorCodec.encode(e)
-  return { _tag: "Json", status, body, headers }
+  return { _tag: "Json", status, body, headers, error: e }
 }
 
 const unexpected = (tag: string) =>

@@ -6,7 +6,7 @@
 import { type HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Cause, Effect, Redacted, Stream } from "effect"
 import { Errors } from "@sluice/schema"
-import type { Handler, Ingress } from "@sluice/core"
+import type { Handler, Ingress, RequestContext } from "@sluice/core"
 import { Echo, Ingress as IngressM } from "@sluice/core"
 import { readJson } from "./Body.ts"
 
@@ -17,6 +17,10 @@ export interface AppOptions {
   readonly bodyLimit: number
   /** Extra plain routes (admin API, metrics) that bypass the ingress codecs. */
   readonly extraRoutes?: ReadonlyArray<PlainRoute> | undefined
+  /** Checked on the headers before the body is read; its failure is the answer (no body read). */
+  readonly admit?: Ingress.Admit | undefined
+  /** Told of every ingress request answered without reaching the handler (refused, or a body that did not decode). */
+  readonly refused?: ((refused: Ingress.Refused) => void) | undefined
 }
 
 export type PlainRoute = Ingress.PlainRoute
@@ -137,35 +141,44 @@ export const make = (options: AppOptions): HttpApp.Default => {
       query ??= new URLSearchParams(q === -1 ? "" : url.slice(q + 1))
       const id = requestIdOf(headers)
       const credential = ingress.credential(headers, query)
-      const reply = yield* route
-        .handle(
-          {
-            method,
-            path,
-            params,
-            query,
-            headers,
-            json: readJson(request, options.bodyLimit),
-            ctx: {
-              id,
-              ingress: ingress.name,
-              startedAt: Date.now(),
-              headers,
-              credential: credential === undefined ? undefined : Redacted.make(credential),
-            },
-          },
-          options.handler(),
-        )
-        .pipe(
-          Effect.catchAllCause((cause) =>
-            Cause.isInterruptedOnly(cause)
-              ? Effect.failCause(cause)
-              : Effect.as(
-                  Effect.logError("request failed with a defect", cause),
-                  ingress.error(new Errors.Internal({ message: "internal gateway error" })),
+      const ctx: RequestContext = {
+        id,
+        ingress: ingress.name,
+        startedAt: Date.now(),
+        headers,
+        credential: credential === undefined ? undefined : Redacted.make(credential),
+      }
+      const { admit, refused } = options
+      // Refused before the body is read: the caller costs no body read and no JSON parse.
+      const denied = admit === undefined ? undefined : yield* Effect.flip(admit(ctx)).pipe(Effect.option)
+      let reached = false
+      const handler = options.handler()
+      const reply: Ingress.Reply =
+        denied !== undefined && denied._tag === "Some"
+          ? ingress.error(denied.value)
+          : yield* route
+              .handle(
+                { method, path, params, query, headers, json: readJson(request, options.bodyLimit), ctx },
+                refused === undefined
+                  ? handler
+                  : (r) => {
+                      reached = true
+                      return handler(r)
+                    },
+              )
+              .pipe(
+                Effect.catchAllCause((cause) =>
+                  Cause.isInterruptedOnly(cause)
+                    ? Effect.failCause(cause)
+                    : Effect.as(
+                        Effect.logError("request failed with a defect", cause),
+                        ingress.error(new Errors.Internal({ message: "internal gateway error" })),
+                      ),
                 ),
-          ),
-        )
+              )
+      // Whatever reached the handler is observed by the middleware; the rest is reported here.
+      if (!reached && refused !== undefined)
+        refused({ ctx, method, path, status: reply.status, error: reply._tag === "Json" ? reply.error : undefined })
       return toResponse(reply, { "x-request-id": id })
     }),
   )

@@ -30,6 +30,7 @@ import {
 import { Errors, type GatewayError, Parts, type StreamEvent, type Usage } from "@sluice/schema"
 import { Cause, Effect, Exit, Option, Redacted, Stream, type Tracer } from "effect"
 import type { Instruments } from "./Metrics.ts"
+import * as Labels from "./Labels.ts"
 import * as Redact from "./Redact.ts"
 import { RequestSpan } from "./RequestSpan.ts"
 import * as Traceparent from "./Traceparent.ts"
@@ -46,6 +47,11 @@ export interface Options {
   readonly tracer?: OtelTracerApi | undefined
   readonly metrics?: Instruments | undefined
   readonly accessLog?: AccessLogOptions | undefined
+  /**
+   * The metric label of a requested model, from a bounded set (`Labels.modelLabels(config)`);
+   * without it every model is `other` — a caller's string never becomes a label.
+   */
+  readonly modelLabel?: ((model: string) => string) | undefined
 }
 
 const operationOf = (r: GatewayRequest): string => {
@@ -112,7 +118,7 @@ const startAttributes = (request: GatewayRequest, operation: string, model: stri
     "sluice.request.id": ctx.id,
     "sluice.ingress": ctx.ingress,
   }
-  if (model !== undefined) a["gen_ai.request.model"] = model
+  if (model !== undefined) a["gen_ai.request.model"] = Labels.cap(model, Labels.maxId)
   if (ctx.principal !== undefined) a["sluice.key.name"] = ctx.principal.name
   if (request._tag === "Chat") {
     const c = request.chat
@@ -132,7 +138,7 @@ const errorOf = (cause: Cause.Cause<GatewayError>): { status: number; type: stri
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure)) {
     const e = failure.value
-    return { status: Errors.httpStatus(e), type: e._tag, message: e.message }
+    return { status: Errors.httpStatus(e), type: e._tag, message: Labels.cap(e.message, Labels.maxMessage) }
   }
   return { status: 500, type: "Internal", message: "internal gateway error" }
 }
@@ -162,6 +168,7 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
     const effectTracer =
       otel === undefined ? undefined : yield* OtelTracer.make.pipe(Effect.provideService(OtelTracer.OtelTracer, otel))
     const { metrics, accessLog } = options
+    const modelLabel = options.modelLabel ?? (() => Labels.other)
     // Nothing to record (exporter none, no metrics, no log): cost nothing per request.
     if (otel === undefined && metrics === undefined && accessLog === undefined) return (next: HandlerFn) => next
 
@@ -181,7 +188,7 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
                 ...(headers.tracestate !== undefined ? { traceState: createTraceState(headers.tracestate) } : {}),
               })
         span = otel.startSpan(
-          model === undefined ? operation : `${operation} ${model}`,
+          model === undefined ? operation : `${operation} ${Labels.cap(model, Labels.maxId)}`,
           {
             kind: SpanKind.SERVER,
             startTime: request.ctx.startedAt,
@@ -190,7 +197,7 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
           parentContext,
         )
       }
-      const effectSpan = new RequestSpan(span === undefined ? operation : `${operation} ${model ?? ""}`, span)
+      const effectSpan = new RequestSpan(operation, span)
       return { request, operation, model, span, effectSpan, stream: false, done: false }
     }
 
@@ -251,9 +258,10 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
       const span = o.span
       if (span !== undefined) {
         if (provider !== undefined) span.setAttribute("gen_ai.provider.name", provider)
-        if (o.target !== undefined) span.setAttribute("sluice.target", o.target)
+        if (o.target !== undefined) span.setAttribute("sluice.target", Labels.cap(o.target, Labels.maxId))
         if (o.attempts !== undefined) span.setAttribute("sluice.attempts", Number(o.attempts))
-        if (o.responseModel !== undefined) span.setAttribute("gen_ai.response.model", o.responseModel)
+        if (o.responseModel !== undefined)
+          span.setAttribute("gen_ai.response.model", Labels.cap(o.responseModel, Labels.maxId))
         if (o.responseId !== undefined) span.setAttribute("gen_ai.response.id", o.responseId)
         if (o.finishReason !== undefined) span.setAttribute("gen_ai.response.finish_reasons", [o.finishReason])
         if (usage !== undefined) {
@@ -277,7 +285,9 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
       if (metrics !== undefined) {
         const attrs: Attributes = { "gen_ai.operation.name": o.operation }
         if (provider !== undefined) attrs["gen_ai.provider.name"] = provider
-        if (o.model !== undefined) attrs["gen_ai.request.model"] = o.model
+        // A label from the config's bounded set; a caller refused as unknown adds none.
+        if (o.model !== undefined)
+          attrs["gen_ai.request.model"] = error?.status === 401 ? Labels.other : modelLabel(o.model)
         if (keyName !== undefined) attrs["sluice.key.name"] = keyName
         if (o.cache !== undefined) attrs["sluice.cache"] = o.cache
         metrics.requests.add(1, attrs)
@@ -303,8 +313,8 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
           key: keyName ?? null,
           ingress: ctx.ingress,
           operation: o.operation,
-          model: o.model ?? null,
-          target: o.target ?? null,
+          model: o.model === undefined ? null : Labels.cap(o.model, Labels.maxId),
+          target: o.target === undefined ? null : Labels.cap(o.target, Labels.maxId),
           stream: o.stream,
           status: error === undefined ? 200 : error.status,
           latency_ms: latencyMs,
@@ -312,7 +322,9 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
         if (o.ttftMs !== undefined) line.ttft_ms = o.ttftMs
         if (o.attempts !== undefined) line.attempts = Number(o.attempts)
         if (o.cache !== undefined) line.cache = o.cache
-        if (o.finishReason !== undefined) line.finish_reason = o.finishReason
+        if (o.finishReason !== undefined) line.finish_reason = Labels.cap(o.finishReason, 64)
+        const agent = ctx.headers["user-agent"]
+        if (agent !== undefined) line.user_agent = Labels.cap(agent, Labels.maxId)
         if (usage !== undefined) {
           line.tokens = {
             input: usage.inputTokens,

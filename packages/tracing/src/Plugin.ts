@@ -6,9 +6,11 @@
 import { resourceFromAttributes } from "@opentelemetry/resources"
 import { Config, type Middleware } from "@sluice/core"
 import { Effect, Either, type Schema } from "effect"
+import * as Labels from "./Labels.ts"
 import * as Metrics from "./Metrics.ts"
 import * as TracingMiddleware from "./Middleware.ts"
 import { LoggingSection, MetricsSection, TracingSection } from "./Options.ts"
+import * as Refused from "./Refused.ts"
 import * as Spans from "./Spans.ts"
 
 const decode = <A, I>(schema: Schema.Schema<A, I>, value: unknown, path: string) =>
@@ -38,11 +40,17 @@ export const plugin: Middleware.Plugin = {
       const resource = resourceFromAttributes({ "service.name": tracing?.serviceName ?? "sluice" })
       const tracer = tracing === undefined ? undefined : yield* Spans.make(tracing, resource)
       const meters = metrics?.enabled === true ? yield* Metrics.make(metrics, resource) : undefined
+      const accessLog = logging?.access === true ? { write: stdout, prompts: logging.prompts } : undefined
       const middleware = yield* TracingMiddleware.make({
         tracer,
         metrics: meters?.instruments,
-        accessLog: logging?.access === true ? { write: stdout, prompts: logging.prompts } : undefined,
+        accessLog,
+        modelLabel: Labels.modelLabels(config),
       })
-      return { middleware, routes: meters === undefined ? [] : [meters.route] }
+      return {
+        middleware,
+        routes: meters === undefined ? [] : [meters.route],
+        refused: Refused.observer({ metrics: meters?.instruments, accessLog }),
+      }
     }),
 }

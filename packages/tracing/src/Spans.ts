@@ -50,6 +50,8 @@ export const make = (
           new BasicTracerProvider({
             resource,
             sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(section.sampleRatio) }),
+            // Every attribute is bounded, whatever a caller or an upstream sent (ids, messages, headers).
+            spanLimits: { attributeValueLengthLimit: 4096 },
             // Console output is for local debugging: print each span as it ends.
             spanProcessors: [
               section.exporter === "console" ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter),

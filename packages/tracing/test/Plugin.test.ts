@@ -97,7 +97,12 @@ describe("tracing plugin", () => {
 
   it.scoped("serves request, error, latency and token metrics as Prometheus text", () =>
     Effect.gen(function* () {
-      const installed = (yield* install({ metrics: {} })) as Middleware.Installed
+      // Labels come from the config: a models: id, or `other` for a name nobody configured.
+      const installed = (yield* install({
+        metrics: {},
+        providers: { mock: { type: "mock" } },
+        models: { m1: { provider: "mock", model: "mock" } },
+      })) as Middleware.Installed
       const route = installed.routes?.[0]
       expect(route?.path).toBe("/metrics")
       const ok = installed.middleware(
@@ -120,6 +125,11 @@ describe("tracing plugin", () => {
         /sluice_requests_total\{[^}]*gen_ai_provider_name="mock"[^}]*gen_ai_request_model="m1"[^}]*sluice_key_name="team-a"[^}]*\} 2/,
       )
       expect(text).toMatch(/sluice_errors_total\{[^}]*error_type="RateLimited"[^}]*\} 1/)
+      yield* ok(Stub.chat({ model: `x${"y".repeat(10_000)}` }, { principal }))
+      const again = yield* route!.handle(undefined as never, {})
+      const after = yield* Effect.promise(() => HttpServerResponse.toWeb(again).text())
+      expect(after).toMatch(/sluice_requests_total\{[^}]*gen_ai_request_model="other"[^}]*\} 1/)
+      expect(after).not.toContain("yyyy")
       expect(text).toMatch(/sluice_tokens_total\{[^}]*gen_ai_token_type="input"[^}]*\} 6/)
       expect(text).toMatch(/gen_ai_server_request_duration_count\{[^}]*gen_ai_provider_name="mock"[^}]*\} 2/)
     }),
