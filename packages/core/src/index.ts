@@ -1,3 +1,4 @@
+export * as Chunked from "./Chunked.ts"
 export * as Collect from "./Collect.ts"
 export * as Config from "./Config.ts"
 export * as CredentialHeaders from "./CredentialHeaders.ts"

@@ -6,7 +6,7 @@
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { Effect, Either, Redacted, Stream } from "effect"
 import { Errors, type GatewayError } from "@sluice/schema"
-import { Collect, type CallContext, Config, type ProviderService, type ProviderType, Sse } from "@sluice/core"
+import { Collect, type CallContext, Config, type ProviderService, type ProviderType } from "@sluice/core"
 import { decode as decodeWith } from "./Decode.ts"
 import * as Dialect from "./Dialect.ts"
 import * as EmbeddingsCodec from "./EmbeddingsCodec.ts"
@@ -143,13 +143,11 @@ export const make =
                 if (!(res.headers["content-type"] ?? "").includes("text/event-stream")) {
                   return Stream.unwrap(Effect.map(complete(res), (r) => Stream.fromIterable(Collect.eventsOf(r))))
                 }
-                const chunks = Sse.events(
+                return StreamCodec.decodeSse(
                   Stream.mapError(res.stream, () => unreachable("closed the connection mid-stream")),
-                ).pipe(
-                  Stream.takeWhile((e) => e.data !== "[DONE]"),
-                  Stream.mapEffect((e) => StreamCodec.parseData(e.data, name, secrets(ctx))),
+                  name,
+                  secrets(ctx),
                 )
-                return StreamCodec.decode(chunks, name)
               },
             ),
           ),

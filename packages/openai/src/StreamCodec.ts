@@ -8,7 +8,7 @@
  */
 import { Effect, Either, Stream } from "effect"
 import { Errors, type FinishReason, type GatewayError, type StreamEvent, type Usage } from "@sluice/schema"
-import { Ingress } from "@sluice/core"
+import { Chunked, Ingress, Sse } from "@sluice/core"
 import * as ErrorCodec from "./ErrorCodec.ts"
 import * as ThoughtSignature from "./ThoughtSignature.ts"
 import { canonicalFinish, canonicalUsage, wireFinish, wireUsage } from "./ResponseCodec.ts"
@@ -169,131 +169,145 @@ interface OpenCall {
   signature: string | undefined
 }
 
+/** Upstream chunks → canonical events, in plain JS; one per stream run (it holds the stream's state). */
+export interface Decoder {
+  readonly onChunk: (c: Wire.ChatCompletionChunk, out: Array<StreamEvent>) => void
+  /** The upstream ended: the closing `finish` event, or the error when it never finished. */
+  readonly end: (out: Array<StreamEvent>) => GatewayError | undefined
+}
+
+export const decoder = (provider: string): Decoder => {
+  let started = false
+  let finish: string | null | undefined
+  let sawFinish = false
+  let sawToolCall = false
+  let refusalOnly = true
+  let sawText = false
+  let usage: Usage | undefined
+  let nextCanonical = 0
+  /** OpenAI index → the call currently open at that index. */
+  const open = new Map<number, OpenCall>()
+
+  const closeAll = (out: Array<StreamEvent>) => {
+    for (const call of open.values()) {
+      if (!call.started) {
+        // A call that never got its name: start it now so it is not lost.
+        out.push(startOf(call, call.name ?? ""))
+        if (call.pending !== "") out.push({ _tag: "tool_call_delta", index: call.canonical, arguments: call.pending })
+      }
+      out.push({ _tag: "tool_call_end", index: call.canonical })
+    }
+    open.clear()
+  }
+
+  const onFragment = (f: Wire.ToolCallFragment, out: Array<StreamEvent>) => {
+    sawToolCall = true
+    let call = open.get(f.index)
+    // A new id at a used index is a new call (servers that number every call 0).
+    if (call !== undefined && f.id != null && f.id !== "" && f.id !== call.id) {
+      if (call.started) out.push({ _tag: "tool_call_end", index: call.canonical })
+      open.delete(f.index)
+      call = undefined
+    }
+    if (call === undefined) {
+      call = {
+        canonical: nextCanonical++,
+        id: f.id || `call_${crypto.randomUUID().replace(/-/g, "").slice(0, 24)}`,
+        name: undefined,
+        pending: "",
+        started: false,
+        signature: undefined,
+      }
+      open.set(f.index, call)
+    }
+    if (f.function?.name) call.name = f.function.name
+    const signature = f.extra_content?.google?.thought_signature
+    if (signature !== undefined && signature !== "") call.signature = signature
+    const args = f.function?.arguments ?? ""
+    if (!call.started && call.name !== undefined) {
+      call.started = true
+      out.push(startOf(call, call.name))
+      const first = call.pending + args
+      call.pending = ""
+      if (first !== "") out.push({ _tag: "tool_call_delta", index: call.canonical, arguments: first })
+    } else if (call.started) {
+      if (args !== "") out.push({ _tag: "tool_call_delta", index: call.canonical, arguments: args })
+    } else call.pending += args
+  }
+
+  const onChunk = (c: Wire.ChatCompletionChunk, out: Array<StreamEvent>): void => {
+    if (!started) {
+      started = true
+      out.push({ _tag: "start", id: c.id, model: c.model })
+    }
+    if (c.usage != null) usage = canonicalUsage(c.usage)
+    const choice = c.choices.find((x) => x.index === 0)
+    if (choice === undefined) return
+    const d = choice.delta
+    const reasoning = d.reasoning_content ?? d.reasoning
+    if (reasoning) out.push({ _tag: "reasoning_delta", text: reasoning })
+    if (d.content) {
+      sawText = true
+      refusalOnly = false
+      out.push({ _tag: "text_delta", text: d.content })
+    }
+    if (d.refusal) {
+      sawText = true
+      out.push({ _tag: "text_delta", text: d.refusal })
+    }
+    for (const f of d.tool_calls ?? []) onFragment(f, out)
+    if (choice.finish_reason != null) {
+      sawFinish = true
+      finish = choice.finish_reason
+      closeAll(out)
+    }
+  }
+
+  const end = (out: Array<StreamEvent>): GatewayError | undefined => {
+    if (!sawFinish) {
+      return new Errors.UpstreamError({
+        message: `provider "${provider}" ended the stream before a finish_reason`,
+        status: 502,
+        provider,
+      })
+    }
+    let finishReason = canonicalFinish(finish, sawToolCall)
+    if (finishReason === "stop" && sawText && refusalOnly) finishReason = "refusal"
+    out.push({ _tag: "finish", finishReason, usage: usage ?? { inputTokens: 0, outputTokens: 0 } })
+    return undefined
+  }
+
+  return { onChunk, end }
+}
+
 export const decode = (
   chunks: Stream.Stream<Wire.ChatCompletionChunk, GatewayError>,
   provider: string,
 ): Stream.Stream<StreamEvent, GatewayError> =>
-  Stream.suspend(() => {
-    let started = false
-    let finish: string | null | undefined
-    let sawFinish = false
-    let sawToolCall = false
-    let refusalOnly = true
-    let sawText = false
-    let usage: Usage | undefined
-    let nextCanonical = 0
-    /** OpenAI index → the call currently open at that index. */
-    const open = new Map<number, OpenCall>()
-
-    const closeAll = (out: Array<StreamEvent>) => {
-      for (const call of open.values()) {
-        if (!call.started) {
-          // A call that never got its name: start it now so it is not lost.
-          out.push(startOf(call, call.name ?? ""))
-          if (call.pending !== "") out.push({ _tag: "tool_call_delta", index: call.canonical, arguments: call.pending })
-        }
-        out.push({ _tag: "tool_call_end", index: call.canonical })
-      }
-      open.clear()
+  Chunked.transduce(chunks, () => {
+    const d = decoder(provider)
+    return {
+      push: (input, out) => {
+        for (const c of input) d.onChunk(c, out)
+        return undefined
+      },
+      end: d.end,
     }
-
-    const onFragment = (f: Wire.ToolCallFragment, out: Array<StreamEvent>) => {
-      sawToolCall = true
-      let call = open.get(f.index)
-      // A new id at a used index is a new call (servers that number every call 0).
-      if (call !== undefined && f.id != null && f.id !== "" && f.id !== call.id) {
-        if (call.started) out.push({ _tag: "tool_call_end", index: call.canonical })
-        open.delete(f.index)
-        call = undefined
-      }
-      if (call === undefined) {
-        call = {
-          canonical: nextCanonical++,
-          id: f.id || `call_${crypto.randomUUID().replace(/-/g, "").slice(0, 24)}`,
-          name: undefined,
-          pending: "",
-          started: false,
-          signature: undefined,
-        }
-        open.set(f.index, call)
-      }
-      if (f.function?.name) call.name = f.function.name
-      const signature = f.extra_content?.google?.thought_signature
-      if (signature !== undefined && signature !== "") call.signature = signature
-      const args = f.function?.arguments ?? ""
-      if (!call.started && call.name !== undefined) {
-        call.started = true
-        out.push(startOf(call, call.name))
-        const first = call.pending + args
-        call.pending = ""
-        if (first !== "") out.push({ _tag: "tool_call_delta", index: call.canonical, arguments: first })
-      } else if (call.started) {
-        if (args !== "") out.push({ _tag: "tool_call_delta", index: call.canonical, arguments: args })
-      } else call.pending += args
-    }
-
-    const onChunk = (c: Wire.ChatCompletionChunk): Array<StreamEvent> => {
-      const out: Array<StreamEvent> = []
-      if (!started) {
-        started = true
-        out.push({ _tag: "start", id: c.id, model: c.model })
-      }
-      if (c.usage != null) usage = canonicalUsage(c.usage)
-      const choice = c.choices.find((x) => x.index === 0)
-      if (choice === undefined) return out
-      const d = choice.delta
-      const reasoning = d.reasoning_content ?? d.reasoning
-      if (reasoning) out.push({ _tag: "reasoning_delta", text: reasoning })
-      if (d.content) {
-        sawText = true
-        refusalOnly = false
-        out.push({ _tag: "text_delta", text: d.content })
-      }
-      if (d.refusal) {
-        sawText = true
-        out.push({ _tag: "text_delta", text: d.refusal })
-      }
-      for (const f of d.tool_calls ?? []) onFragment(f, out)
-      if (choice.finish_reason != null) {
-        sawFinish = true
-        finish = choice.finish_reason
-        closeAll(out)
-      }
-      return out
-    }
-
-    const end = (): Stream.Stream<StreamEvent, GatewayError> => {
-      if (!sawFinish) {
-        return Stream.fail(
-          new Errors.UpstreamError({
-            message: `provider "${provider}" ended the stream before a finish_reason`,
-            status: 502,
-            provider,
-          }),
-        )
-      }
-      let finishReason = canonicalFinish(finish, sawToolCall)
-      if (finishReason === "stop" && sawText && refusalOnly) finishReason = "refusal"
-      const event: StreamEvent = { _tag: "finish", finishReason, usage: usage ?? { inputTokens: 0, outputTokens: 0 } }
-      return Stream.make(event)
-    }
-
-    return chunks.pipe(Stream.mapConcat(onChunk), Stream.concat(Stream.suspend(end)))
   })
 
 const decodeChunk = decodeWith(Wire.ChatCompletionChunk)
 
-/** Parse one upstream SSE data payload: a chunk, or a mid-stream error frame. */
-export const parseData = (
+/** Parse one upstream SSE data payload: a chunk, or the error it stands for (a mid-stream error frame, bad JSON). */
+export const parseDataSync = (
   data: string,
   provider: string,
   secrets: ReadonlyArray<string>,
-): Effect.Effect<Wire.ChatCompletionChunk, GatewayError> => {
+): Either.Either<Wire.ChatCompletionChunk, GatewayError> => {
   let json: unknown
   try {
     json = JSON.parse(data)
   } catch {
-    return Effect.fail(
+    return Either.left(
       new Errors.UpstreamError({
         message: `provider "${provider}" sent a stream frame that is not JSON`,
         status: 502,
@@ -301,11 +315,11 @@ export const parseData = (
       }),
     )
   }
-  if (isRecord(json) && json.error != null) return Effect.fail(ErrorCodec.fromStreamFrame(json, provider, secrets))
+  if (isRecord(json) && json.error != null) return Either.left(ErrorCodec.fromStreamFrame(json, provider, secrets))
   const chunk = decodeChunk(json)
   return Either.isRight(chunk)
-    ? Effect.succeed(chunk.right)
-    : Effect.fail(
+    ? Either.right(chunk.right)
+    : Either.left(
         new Errors.UpstreamError({
           message: `provider "${provider}" sent a stream chunk this gateway cannot read (${chunk.left.path}: ${chunk.left.message})`,
           status: 502,
@@ -313,3 +327,63 @@ export const parseData = (
         }),
       )
 }
+
+/** `parseDataSync` as an Effect. */
+export const parseData = (
+  data: string,
+  provider: string,
+  secrets: ReadonlyArray<string>,
+): Effect.Effect<Wire.ChatCompletionChunk, GatewayError> => {
+  const r = parseDataSync(data, provider, secrets)
+  return Either.isRight(r) ? Effect.succeed(r.right) : Effect.fail(r.left)
+}
+
+/**
+ * An upstream's SSE bytes → canonical events in one stage: framing, JSON, the chunk check and
+ * the translation run in plain JS per incoming chunk. Reads to the end of the body: `[DONE]` is
+ * skipped, not a reason to stop reading (stopping early aborts the upstream call).
+ */
+export const decodeSse = (
+  bytes: Stream.Stream<Uint8Array, GatewayError>,
+  provider: string,
+  secrets: ReadonlyArray<string>,
+): Stream.Stream<StreamEvent, GatewayError> =>
+  Chunked.transduce(bytes, () => {
+    const sse = new Sse.Parser()
+    const d = decoder(provider)
+    const frames: Array<Sse.Event> = []
+    let done = false
+    const drain = (out: Array<StreamEvent>): GatewayError | undefined => {
+      for (let i = 0; i < frames.length; i++) {
+        const data = frames[i]!.data
+        if (done) break
+        if (data === "[DONE]") {
+          done = true
+          break
+        }
+        const chunk = parseDataSync(data, provider, secrets)
+        if (Either.isLeft(chunk)) {
+          frames.length = 0
+          return chunk.left
+        }
+        d.onChunk(chunk.right, out)
+      }
+      frames.length = 0
+      return undefined
+    }
+    return {
+      push: (input, out) => {
+        if (done) return undefined
+        for (const b of input) sse.push(b, frames)
+        return drain(out)
+      },
+      end: (out) => {
+        if (!done) {
+          sse.end(frames)
+          const error = drain(out)
+          if (error !== undefined) return error
+        }
+        return d.end(out)
+      },
+    }
+  })
