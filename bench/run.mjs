@@ -113,13 +113,13 @@ const load = async (url, headers, body, opts) => {
 
 /**
  * Warm-up by work done, not time: a cold process (JIT, lazily built tables) is slow enough that
- * a fixed few seconds may be a few hundred requests. At least `warmup` s and 2,000 JSON requests
- * (at most 20 s), then a short streamed round.
+ * a fixed few seconds may be a few hundred requests. At least `warmup` s and 1,500 JSON requests
+ * (at most ~10 s), then a short streamed round.
  */
 const warm = async (t, streams) => {
-  const until = Date.now() + 20_000
+  const until = Date.now() + 8_000
   let done = 0
-  for (let i = 0; i < 10 && Date.now() < until && (i === 0 || done < 2000); i++)
+  for (let i = 0; i < 10 && Date.now() < until && (i === 0 || done < 1500); i++)
     done += (await load(t.url, t.headers, t.body, { duration: warmup })).requests
   if (streams) await load(t.stream.url, t.headers, t.stream.body, { duration: 2 })
   return done
@@ -346,10 +346,9 @@ const main = async () => {
         continue
       }
       try {
-        if (results.banner === undefined) {
-          const banner = Fs.readFileSync(sluice.logFile, "utf8").match(/sluice listening on .*/)?.[0]
-          if (banner) notes.push(banner.replace(/http:\/\/[\d.:]+/, "127.0.0.1"))
-        }
+        const banner = Fs.readFileSync(sluice.logFile, "utf8").match(/middleware: [^)]*/)?.[0]
+        if (banner !== undefined && banner !== `middleware: ${set.middleware.join(" → ") || "none"}`)
+          notes.push(`${set.name}: installed ${banner}`)
         const t = {
           name: set.name,
           label: `Sluice, ${set.label}`,

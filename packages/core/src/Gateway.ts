@@ -5,7 +5,21 @@
  * then on nothing is retried, and a later failure reaches the client as a stream error.
  */
 import type { HttpClient } from "@effect/platform"
-import { Cause, type Clock, Duration, Effect, Either, Exit, Option, type Random, Scope, Stream } from "effect"
+import {
+  Cause,
+  type Chunk,
+  type Clock,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  Option,
+  Queue,
+  type Random,
+  Scope,
+  Stream,
+} from "effect"
 import { type ChatRequest, Errors, type GatewayError, type StreamEvent } from "@sluice/schema"
 import type { ConfigError, GatewayConfig } from "./Config.ts"
 import type { GatewayResponse, Handler, RequestContext } from "./Handler.ts"
@@ -225,21 +239,48 @@ export const terminal = (options: TerminalOptions): Handler => {
         }),
         (exit) => (Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, exit)),
       )
-      const rest: Stream.Stream<StreamEvent, GatewayError> = Stream.concat(
-        Stream.fromChunk(first),
-        Stream.repeatEffectChunkOption(pull),
+      const total = timeout?.total
+      if (total === undefined)
+        return Stream.ensuring(
+          Stream.concat(Stream.fromChunk(first), Stream.repeatEffectChunkOption(pull)),
+          Scope.close(scope, Exit.void),
+        )
+      // The total-time limit: one timer per stream, nothing per event. A race per pull (what
+      // `Stream.interruptWhen` does) cost more than the rest of the stream path. Instead one
+      // fiber reads the upstream chunk by chunk into a small queue (backpressure still reaches
+      // the upstream: it reads ahead by at most `capacity` chunks); the timer interrupts that
+      // reader — ending a read that waits on the upstream — and hands the consumer the timeout.
+      const exceeded = new Errors.Timeout({ message: `the upstream stream exceeded ${total} ms` })
+      let expired = false
+      const queue = yield* Queue.bounded<Exit.Exit<Chunk.Chunk<StreamEvent>, Option.Option<GatewayError>>>(2)
+      const read: Effect.Effect<void> = Effect.flatMap(Effect.exit(pull), (exit) =>
+        Effect.zipRight(Queue.offer(queue, exit), Exit.isSuccess(exit) ? read : Effect.void),
       )
-      const bounded =
-        timeout?.total === undefined
-          ? rest
-          : Stream.interruptWhen(
-              rest,
-              Effect.zipRight(
-                Effect.sleep(Duration.millis(timeout.total)),
-                Effect.fail(new Errors.Timeout({ message: `the upstream stream exceeded ${timeout.total} ms` })),
-              ),
-            )
-      return Stream.ensuring(bounded, Scope.close(scope, Exit.void))
+      // Interruptible whatever region forked them: a client that leaves must stop the read at once.
+      const reader = yield* Effect.forkDaemon(Effect.interruptible(read))
+      const timer = yield* Effect.forkDaemon(
+        Effect.sleep(Duration.millis(total)).pipe(
+          Effect.interruptible,
+          Effect.zipRight(Fiber.interrupt(reader)),
+          Effect.zipRight(
+            Effect.suspend(() => {
+              expired = true
+              return Queue.offer(queue, Exit.fail(Option.some(exceeded)))
+            }),
+          ),
+        ),
+      )
+      const take: typeof pull = Effect.suspend(() =>
+        expired ? Effect.fail(Option.some(exceeded)) : Effect.flatten(Queue.take(queue)),
+      )
+      return Stream.ensuring(
+        Stream.concat(Stream.fromChunk(first), Stream.repeatEffectChunkOption(take)),
+        // The reader is interrupted (its read ended) before the upstream call's scope closes.
+        Effect.zipRight(
+          Effect.zipRight(Fiber.interruptFork(timer), Fiber.interrupt(reader)),
+          Scope.close(scope, Exit.void),
+        ),
+      )
     })
 
   return (request): Effect.Effect<GatewayResponse, GatewayError> => {

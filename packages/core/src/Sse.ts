@@ -65,7 +65,10 @@ export class Parser {
   }
 
   private line(line: string, out: Array<Event>): void {
-    if (line === "") return this.dispatch(out)
+    if (line === "") {
+      this.dispatch(out)
+      return
+    }
     if (line.charCodeAt(0) === 58 /* : comment */) return
     const colon = line.indexOf(":")
     const field = colon === -1 ? line : line.slice(0, colon)

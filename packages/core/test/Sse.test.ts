@@ -59,7 +59,12 @@ describe("Chunked.transduce", () => {
         return Chunk.unsafeHead(input) === 4 ? "boom" : undefined
       },
       end: () => undefined,
-    })).pipe(Stream.mapChunks((c) => (chunks.push(c.length), c)))
+    })).pipe(
+      Stream.mapChunks((c) => {
+        chunks.push(c.length)
+        return c
+      }),
+    )
     const result = await Effect.runPromise(Effect.either(Stream.runCollect(stream)))
     expect(result._tag).toBe("Left")
     expect(chunks).toEqual([1, 1])

@@ -45,7 +45,7 @@ export interface BudgetOptions extends Partial<typeof Settings.Encoded> {
   /** Other names a requested model goes by (routed `provider/model` and upstream ids), for price lookup. */
   readonly aliases?: ((model: string) => ReadonlyArray<string>) | undefined
   readonly now?: (() => number) | undefined
-  /** Input-token estimator for reservations; by default js-tiktoken, loaded when built. */
+  /** Input-token estimator for reservations; by default `Tokens.fast`. */
   readonly estimator?: Tokens.Estimator | undefined
 }
 
@@ -192,7 +192,7 @@ export const middleware = (options: BudgetOptions): MiddlewareSpec<Config.Config
         },
         "budgets",
       )
-      const estimator = options.estimator ?? (yield* Tokens.loaded)
+      const estimator = options.estimator ?? Tokens.fast
       return make(options, settings, Prices.table(prices), estimator)
     }),
   )

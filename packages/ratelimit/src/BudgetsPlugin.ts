@@ -58,8 +58,8 @@ export const plugin: Middleware.Plugin<Ledger> = {
       const admin =
         config.admin === undefined ? undefined : yield* Config.decodeSection(AdminKey, config.admin, "admin")
       const adminKeyHash = admin?.key !== undefined ? Hash.sha256(admin.key) : admin?.keyHash?.toLowerCase()
-      // Loaded before the gateway listens (shared with the rate limiter): reservations estimate input.
-      const estimator = yield* Tokens.loaded
+      // Reservations estimate input as the rate limiter does; the real cost settles them.
+      const estimator = Tokens.fast
       const { store: _store, timeout: _timeout, ...settings } = section
       return {
         middleware: Budgets.make(

@@ -39,9 +39,8 @@ export const plugin: Middleware.Plugin<Limiter> = {
         )
       }
       const store = yield* Limiter
-      // Loaded before the gateway listens: building the BPE tables takes the event loop for a
-      // second or more, which must not happen while requests (and Redis timeouts) are in flight.
-      const estimator = yield* Tokens.loaded
+      // One pass over the text, not a BPE encoding: the real count comes from the usage later.
+      const estimator = Tokens.fast
       const { store: _kind, timeout: _timeout, ...settings } = section
       return { middleware: RateLimit.make({ store }, settings, estimator) }
     }),

@@ -32,7 +32,7 @@ export type Settings = typeof Settings.Encoded
 
 export interface RateLimitOptions extends Settings {
   readonly store: LimiterStore
-  /** Input-token estimator; by default js-tiktoken, loaded when the middleware is built. */
+  /** Input-token estimator; by default `Tokens.fast` (`Tokens.loaded` is the BPE tokenizer). */
   readonly estimator?: Tokens.Estimator | undefined
 }
 
@@ -137,7 +137,7 @@ export const middleware = (options: RateLimitOptions): MiddlewareSpec<Config.Con
     Effect.gen(function* () {
       const { store: _store, estimator: given, ...rest } = options
       const settings = yield* Config.decodeSection(Settings, rest, "rateLimit")
-      const estimator = given ?? (yield* Tokens.loaded)
+      const estimator = given ?? Tokens.fast
       return make(options, settings, estimator)
     }),
   )

@@ -1,9 +1,11 @@
 /**
- * Input-token estimates taken before the call, with a real BPE tokenizer (js-tiktoken,
- * cl100k_base: within a few percent of every major vendor's counts for ordinary text and far
- * quicker to load than o200k_base). The estimate only has to be close: the bucket is corrected
- * with the provider's actual usage when the answer arrives. Long prompts are encoded up to a
- * cap and extrapolated, so estimating never costs more than a few milliseconds.
+ * Input-token estimates taken before the call. The estimate only has to be close: the bucket is
+ * corrected with the provider's actual usage when the answer arrives. `fast` (the default) is
+ * one pass over the characters that counts words, number runs, punctuation runs and non-Latin
+ * characters the way a BPE vocabulary mostly splits them — within ~15 % of cl100k_base on
+ * prose, code and JSON, at a few ns a character, with nothing to load. `loaded` is the real BPE
+ * tokenizer (js-tiktoken, cl100k_base: ~40 MB of tables, and encoding costs on every request);
+ * long prompts are encoded up to a cap and extrapolated.
  */
 import { Effect } from "effect"
 import { Tiktoken } from "js-tiktoken/lite"
@@ -70,6 +72,54 @@ const estimator = (count: (text: string) => number, exact: () => boolean): Estim
     },
   }
 }
+
+const isWordChar = (c: number) =>
+  (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 0xc0 && c <= 0x24f && c !== 0xd7 && c !== 0xf7)
+const isDigit = (c: number) => c >= 48 && c <= 57
+const isSpace = (c: number) => c === 32 || c === 9 || c === 10 || c === 13
+
+/**
+ * Tokens of `text` as a BPE vocabulary splits it, approximately: a word (with the space before
+ * it) of up to 8 letters is one token and longer ones one per ~6 letters; digits go in threes;
+ * a run of punctuation is one token per two characters; a line break (run) is one; any other
+ * character (CJK, emoji halves, symbols) is one.
+ */
+export const approximate = (text: string): number => {
+  let tokens = 0
+  let i = 0
+  const n = text.length
+  while (i < n) {
+    const c = text.charCodeAt(i)
+    let j = i + 1
+    if (isWordChar(c)) {
+      while (j < n && isWordChar(text.charCodeAt(j))) j++
+      const length = j - i
+      tokens += length <= 8 ? 1 : Math.ceil(length / 6)
+    } else if (isDigit(c)) {
+      while (j < n && isDigit(text.charCodeAt(j))) j++
+      tokens += Math.ceil((j - i) / 3)
+    } else if (c === 32) {
+      // Joins the word after it; a run of spaces (indentation) counts.
+      while (j < n && text.charCodeAt(j) === 32) j++
+      if (j - i > 1) tokens += Math.ceil((j - i - 1) / 4)
+    } else if (isSpace(c)) {
+      while (j < n && isSpace(text.charCodeAt(j))) j++
+      tokens += 1
+    } else if (c < 128) {
+      while (j < n) {
+        const d = text.charCodeAt(j)
+        if (d >= 128 || isWordChar(d) || isDigit(d) || isSpace(d)) break
+        j++
+      }
+      tokens += Math.ceil((j - i) / 2)
+    } else tokens += 1
+    i = j
+  }
+  return tokens
+}
+
+/** One pass over the characters (`approximate`): the default. */
+export const fast: Estimator = estimator(approximate, () => false)
 
 /** ~4 characters a token: a stand-in where loading the tokenizer is not worth it (tests, tools). */
 export const heuristic: Estimator = estimator(

@@ -268,6 +268,32 @@ describe("token estimates", () => {
     }),
   )
 
+  it.effect("the one-pass estimate stays close to the BPE count on prose, code, JSON and CJK", () =>
+    Effect.gen(function* () {
+      const bpe = yield* Tokens.loaded
+      const samples = [
+        "The quick brown fox jumps over the lazy dog. ".repeat(40),
+        "You are a helpful assistant. Summarise the following meeting notes in three bullet points, " +
+          "keeping every decision and its owner: the team agreed to ship version 2.4 on Tuesday.",
+        "export const handler = async (req: Request): Promise<Response> => {\n  const body = await req.json()\n" +
+          '  if (typeof body.model !== "string") return new Response("bad", { status: 400 })\n  return fetch(url, { method: "POST" })\n}\n',
+        JSON.stringify({
+          type: "object",
+          properties: { city: { type: "string" }, days: { type: "integer", minimum: 1 } },
+        }),
+        "Die Überprüfung der Käufe ergab, dass 1234 Bestellungen zwischen 2019 und 2023 storniert wurden.",
+        "你好世界，今天天气很好。我们一起去公园散步吧。".repeat(5),
+      ]
+      for (const text of samples) {
+        const exact = bpe.estimate(Stub.chat({ messages: [{ role: "user", parts: [{ type: "text", text }] }] }))
+        const fast = Tokens.fast.estimate(Stub.chat({ messages: [{ role: "user", parts: [{ type: "text", text }] }] }))
+        expect(fast / exact, `${text.slice(0, 40)}: ${fast} vs ${exact}`).toBeGreaterThan(0.7)
+        expect(fast / exact, `${text.slice(0, 40)}: ${fast} vs ${exact}`).toBeLessThan(1.4)
+      }
+      expect(Tokens.fast.exact()).toBe(false)
+    }),
+  )
+
   it("formats reset durations as OpenAI does", () => {
     expect(Headers.duration(850)).toBe("850ms")
     expect(Headers.duration(6000)).toBe("6s")
