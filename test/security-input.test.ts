@@ -26,9 +26,9 @@ afterAll(() => setup?.close())
 
 /** Run `send` and return its answer with what reached any upstream meanwhile. */
 const observe = async (send: () => Promise<Answer>) => {
-  const before = setup.recorded().length
+  const since = setup.mark()
   const answer = await send()
-  return { answer, upstream: setup.recorded().slice(before) }
+  return { answer, upstream: since() }
 }
 
 const expectRefused = (format: Format, r: { answer: Answer; upstream: Array<unknown> }, field: string) => {

@@ -25,8 +25,8 @@ export interface Setup {
   readonly gemini: GeminiUpstream.GeminiMock
   readonly openai: OpenAIUpstream.OpenAIUpstream
   readonly anthropic: AnthropicUpstream.AnthropicMock
-  /** Every request any upstream received, in order of arrival per upstream. */
-  readonly recorded: () => Array<{ readonly upstream: string; readonly request: MockUpstream.Recorded }>
+  /** A mark: calling it gives every request any upstream received since the mark was taken. */
+  readonly mark: () => () => Array<{ readonly upstream: string; readonly request: MockUpstream.Recorded }>
   readonly close: () => Promise<void>
 }
 
@@ -63,11 +63,14 @@ export const start = async (): Promise<Setup> => {
     gemini,
     openai,
     anthropic,
-    recorded: () => [
-      ...gemini.requests.map((request) => ({ upstream: "gemini", request })),
-      ...openai.requests.map((request) => ({ upstream: "openai", request })),
-      ...anthropic.upstream.requests.map((request) => ({ upstream: "anthropic", request })),
-    ],
+    mark: () => {
+      const lists = { gemini: gemini.requests, openai: openai.requests, anthropic: anthropic.upstream.requests }
+      const at = Object.fromEntries(Object.entries(lists).map(([name, list]) => [name, list.length]))
+      return () =>
+        Object.entries(lists).flatMap(([upstream, list]) =>
+          list.slice(at[upstream]).map((request) => ({ upstream, request })),
+        )
+    },
     close: async () => {
       await sluice.stop()
       await Promise.all([gemini.close(), openai.close(), anthropic.upstream.close()])
