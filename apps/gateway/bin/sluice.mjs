@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `sluice` command: runs the compiled gateway (dist/) under plain node.
+// The `sluice` command: runs the bundled gateway (dist/cli, built by bundle.mjs) under plain node.
 // In a checkout, SLUICE_FROM_SOURCE=1 runs the TypeScript sources instead (tsx, with the workspace
 // packages resolved through their `@sluice/source` export condition) — what the tests do, so
 // they never need a build.
@@ -12,7 +12,7 @@ if (process.env.SLUICE_FROM_SOURCE === "1") {
   tsx.register()
   await import("../src/main.ts")
 } else {
-  const main = new URL("../dist/main.js", import.meta.url)
+  const main = new URL("../dist/cli/sluice.mjs", import.meta.url)
   try {
     await import(main.href)
   } catch (e) {

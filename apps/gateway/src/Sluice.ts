@@ -7,7 +7,8 @@
  * Its plugins are known to every command (their config sections, their middleware), like the
  * built-ins; a config's own `plugins:` list adds more at start.
  */
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Effect } from "effect"
 import type { Middleware, ProviderType } from "@sluice/core"
 import { CliFailure, run as runCli } from "./Cli.ts"

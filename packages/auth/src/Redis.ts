@@ -8,7 +8,7 @@
  * layers are memoized per `redis:` url and client name, so they also outlive config reloads.
  */
 import { Context, Effect, Layer, type Scope } from "effect"
-import { Redis } from "ioredis"
+import type { Redis } from "ioredis"
 import { Config, Services } from "@sluice/core"
 import { RedisSection } from "./ConfigKeys.ts"
 
@@ -32,8 +32,11 @@ export const describe = (url: string): string => {
 
 export const connect = (options: RedisOptions): Effect.Effect<Redis, never, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.sync(() => {
-      const redis = new Redis(options.url, {
+    // ioredis is loaded only by a config that uses Redis; through `default` (module.exports)
+    // because, bundled, a CommonJS module has no named exports.
+    Effect.promise(async () => {
+      const { default: ioredis } = await import("ioredis")
+      const redis = new ioredis.Redis(options.url, {
         ...(options.name === undefined ? {} : { connectionName: options.name }),
         enableOfflineQueue: options.offlineQueue ?? false,
         maxRetriesPerRequest: options.offlineQueue ? null : 0,

@@ -28,8 +28,10 @@ export const make = (options: MemoryOptions): ResponseStore => {
     ...clock,
   })
   // Item id → response id. Bounded on its own; a stale entry (its response gone) finds nothing.
+  // Counted by maxSize, not max: with max, lru-cache allocates all 250k slots up front (~10 MB).
   const items = new LRUCache<string, string>({
-    max: 250_000,
+    maxSize: 250_000,
+    sizeCalculation: () => 1,
     ttl: options.ttlMs,
     updateAgeOnGet: true,
     ...clock,

@@ -8,11 +8,19 @@ import { Hash, type Plugin as AuthPlugin } from "@sluice/auth"
 import { Config, type Middleware } from "@sluice/core"
 import { BudgetsPlugin, Prices } from "@sluice/ratelimit"
 import { Effect, Schema } from "effect"
-import * as Database from "./Database.ts"
 import * as KeyStore from "./KeyStore.ts"
 import * as RequestLog from "./RequestLog.ts"
 import * as Routes from "./Routes.ts"
 import { Section } from "./Section.ts"
+
+/** The database, or undefined without a `database:` section; the Postgres client is loaded only then. */
+const database = (config: Config.GatewayConfig) =>
+  config.database === undefined
+    ? Effect.succeed(undefined)
+    : Effect.flatMap(
+        Effect.promise(() => import("./Database.ts")),
+        (Database) => Database.fromConfig(config),
+      )
 
 const needsDatabase = (path: string) =>
   new Config.ConfigError({ issues: [{ path, message: "the postgres store needs a database: { url } section" }] })
@@ -22,7 +30,7 @@ export const keyStore: AuthPlugin.ExternalStore = {
   kind: "postgres",
   make: (config, options) =>
     Effect.gen(function* () {
-      const db = yield* Database.fromConfig(config)
+      const db = yield* database(config)
       if (db === undefined) return yield* Effect.fail(needsDatabase("auth.store"))
       return yield* KeyStore.make({ sql: db.sql, ...options })
     }),
@@ -57,7 +65,7 @@ export const plugin: Middleware.Plugin = {
   sections: { database: Section },
   fromConfig: (config) =>
     Effect.gen(function* () {
-      const db = yield* Database.fromConfig(config)
+      const db = yield* database(config)
       if (db === undefined || !db.section.requestLog) return undefined
       const prices =
         config.prices === undefined

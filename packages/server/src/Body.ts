@@ -6,7 +6,7 @@
  */
 import * as Http from "node:http"
 import type { HttpServerRequest } from "@effect/platform"
-import { NodeHttpServerRequest } from "@effect/platform-node"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import { Effect, Stream } from "effect"
 import { Errors, type GatewayError } from "@sluice/schema"
 

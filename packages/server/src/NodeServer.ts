@@ -8,7 +8,7 @@
 import * as Http from "node:http"
 import * as Https from "node:https"
 import type * as Net from "node:net"
-import { NodeHttpServer } from "@effect/platform-node"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { type HttpApp, HttpMiddleware, HttpServer } from "@effect/platform"
 import { Effect, Layer } from "effect"
 

@@ -3,15 +3,11 @@
  * (Prometheus at /metrics, optional OTLP push) and `logging:` (the access log). It is installed
  * when any of the three sections is present; each section switches on only its own output.
  */
-import { resourceFromAttributes } from "@opentelemetry/resources"
 import { Config, type Middleware } from "@sluice/core"
 import { Effect, Either, type Schema } from "effect"
 import * as Labels from "./Labels.ts"
-import * as Metrics from "./Metrics.ts"
-import * as TracingMiddleware from "./Middleware.ts"
 import { LoggingSection, MetricsSection, TracingSection } from "./Options.ts"
 import * as Refused from "./Refused.ts"
-import * as Spans from "./Spans.ts"
 
 const decode = <A, I>(schema: Schema.Schema<A, I>, value: unknown, path: string) =>
   value === undefined ? Either.right(undefined) : Config.decodeSection(schema, value, path)
@@ -37,6 +33,15 @@ export const plugin: Middleware.Plugin = {
       const tracing = Either.getOrUndefined(t)
       const metrics = Either.getOrUndefined(m)
       const logging = Either.getOrUndefined(l)
+      // The OTel SDK is loaded only by a config that uses it.
+      const [{ resourceFromAttributes }, Spans, Metrics, TracingMiddleware] = yield* Effect.promise(() =>
+        Promise.all([
+          import("@opentelemetry/resources"),
+          import("./Spans.ts"),
+          import("./Metrics.ts"),
+          import("./Middleware.ts"),
+        ]),
+      )
       const resource = resourceFromAttributes({ "service.name": tracing?.serviceName ?? "sluice" })
       const tracer = tracing === undefined ? undefined : yield* Spans.make(tracing, resource)
       const meters = metrics?.enabled === true ? yield* Metrics.make(metrics, resource) : undefined

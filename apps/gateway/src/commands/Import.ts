@@ -6,7 +6,7 @@
  */
 import * as Fs from "node:fs"
 import { Args, Command, Options } from "@effect/cli"
-import { NodeHttpClient } from "@effect/platform-node"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Console, Effect, Either, Logger, LogLevel, Option } from "effect"
 import * as YAML from "yaml"
 import { Config } from "@sluice/core"

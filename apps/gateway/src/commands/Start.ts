@@ -5,7 +5,7 @@
 import * as Fs from "node:fs"
 import { Command, Options } from "@effect/cli"
 import { HttpServer } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Console, Effect, Either, Layer, Option, Runtime } from "effect"
 import type { Config } from "@sluice/core"
 import { NodeServer } from "@sluice/server"

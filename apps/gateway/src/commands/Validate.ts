@@ -1,6 +1,6 @@
 /** `sluice validate --config FILE`: check a config (schema, references, provider types, middleware) and exit. */
 import { Command, Options } from "@effect/cli"
-import { NodeHttpClient } from "@effect/platform-node"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Console, Effect, Option } from "effect"
 import * as Assemble from "../Assemble.ts"
 import * as ConfigFile from "./ConfigFile.ts"
