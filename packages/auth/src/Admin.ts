@@ -7,6 +7,7 @@ import { type HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect, Either, ParseResult, Schema } from "effect"
 import { Echo, type Ingress } from "@sluice/core"
 import * as AdminGuard from "./AdminGuard.ts"
+import * as Credentials from "./Credentials.ts"
 import { generateId, generateKey, sha256 } from "./Hash.ts"
 import { BudgetPolicy, type KeyRecord, publicView, RateLimitPolicy, Timestamp } from "./KeyRecord.ts"
 import type { KeyStore } from "./KeyStore.ts"
@@ -18,11 +19,21 @@ export interface AdminOptions {
   /** Whether a budget can be enforced (the `budgets` middleware has a price table). */
   readonly budgetsAvailable: boolean
   readonly now?: (() => number) | undefined
+  /** Keys that seal per-key provider credentials; without them the API refuses to store any. */
+  readonly credentialKeys?: ReadonlyArray<Credentials.CredentialKey> | undefined
+  /** The gateway's provider names (a credential is for one of them). */
+  readonly providers?: ReadonlyArray<string> | undefined
 }
 
 const maxBody = 64 * 1024
 
 const Patterns = Schema.Array(Schema.NonEmptyTrimmedString)
+
+/** Provider name → the key's own credential for it (write-only: never shown again). */
+const ProviderKeys = Schema.Record({
+  key: Schema.String,
+  value: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(4096)),
+})
 
 const CreateBody = Schema.Struct({
   name: Schema.NonEmptyTrimmedString,
@@ -32,6 +43,7 @@ const CreateBody = Schema.Struct({
   guardrails: Schema.optional(Patterns),
   expiresAt: Schema.optional(Timestamp),
   enabled: Schema.optional(Schema.Boolean),
+  providerKeys: Schema.optional(ProviderKeys),
 })
 
 /** `null` clears a field. */
@@ -43,6 +55,13 @@ const UpdateBody = Schema.Struct({
   guardrails: Schema.optional(Schema.NullOr(Patterns)),
   expiresAt: Schema.optional(Schema.NullOr(Timestamp)),
   enabled: Schema.optional(Schema.Boolean),
+  /** Set or replace credentials by provider; `null` for a provider removes its credential. */
+  providerKeys: Schema.optional(
+    Schema.Record({
+      key: Schema.String,
+      value: Schema.NullOr(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(4096))),
+    }),
+  ),
 })
 
 type Reply = HttpServerResponse.HttpServerResponse
@@ -118,6 +137,47 @@ export const routes = (options: AdminOptions): ReadonlyArray<Ingress.PlainRoute>
 
   const writable = store.writable
 
+  const credentialKeys = options.credentialKeys ?? []
+  const providers = new Set(options.providers ?? [])
+
+  /**
+   * The record's sealed credentials after applying `changes` (a value sets, `null` removes), or
+   * the reply that says why not. Nothing is sealed without a configured credential key.
+   */
+  const sealed = (
+    id: string,
+    current: KeyRecord["providerKeys"],
+    changes: Readonly<Record<string, string | null>> | undefined,
+  ): Either.Either<KeyRecord["providerKeys"], Reply> => {
+    if (changes === undefined) return Either.right(current)
+    const next: Record<string, string> = { ...current }
+    for (const [provider, value] of Object.entries(changes)) {
+      if (!providers.has(provider))
+        return Either.left(
+          fail(400, "invalid_request_error", `providerKeys.${Echo.cap(provider, 64)}: not a provider of this gateway`),
+        )
+      if (value === null) {
+        delete next[provider]
+        continue
+      }
+      if (credentialKeys.length === 0)
+        return Either.left(
+          fail(
+            400,
+            "invalid_request_error",
+            "providerKeys: this gateway has no auth.credentialKeys to encrypt provider credentials with",
+          ),
+        )
+      next[provider] = Credentials.seal(credentialKeys, id, provider, value)
+    }
+    return Either.right(Object.keys(next).length === 0 ? undefined : next)
+  }
+
+  const withProviderKeys = (record: KeyRecord, providerKeys: KeyRecord["providerKeys"]): KeyRecord => {
+    const { providerKeys: _old, ...rest } = record
+    return providerKeys === undefined ? rest : { ...rest, providerKeys }
+  }
+
   const noBudgets = (budget: unknown) =>
     budget !== undefined && budget !== null && !options.budgetsAvailable
       ? fail(400, "invalid_request_error", "budget: budgets are off on this gateway (it has no prices: section)")
@@ -132,8 +192,11 @@ export const routes = (options: AdminOptions): ReadonlyArray<Ingress.PlainRoute>
       const refused = noBudgets(b.budget)
       if (refused !== undefined) return refused
       const key = generateKey()
+      const id = generateId()
+      const providerKeys = sealed(id, undefined, b.providerKeys)
+      if (Either.isLeft(providerKeys)) return providerKeys.left
       const record: KeyRecord = {
-        id: generateId(),
+        id,
         name: b.name,
         keyHash: sha256(key),
         hint: hint(key),
@@ -145,6 +208,7 @@ export const routes = (options: AdminOptions): ReadonlyArray<Ingress.PlainRoute>
         enabled: b.enabled ?? true,
         createdAt: now(),
         source: "store",
+        ...(providerKeys.right !== undefined ? { providerKeys: providerKeys.right } : {}),
       }
       yield* writable.put(record)
       return json(201, { ...publicView(record), key }, true)
@@ -178,7 +242,9 @@ export const routes = (options: AdminOptions): ReadonlyArray<Ingress.PlainRoute>
         if (v === null) delete next[field]
         else next[field] = field === "expiresAt" ? new Date(v as string).toISOString() : v
       }
-      const record = next as KeyRecord
+      const providerKeys = sealed(found.right.id, found.right.providerKeys, b.providerKeys)
+      if (Either.isLeft(providerKeys)) return providerKeys.left
+      const record = withProviderKeys(next as KeyRecord, providerKeys.right)
       yield* writable.put(record)
       return json(200, publicView(record))
     }),
@@ -207,7 +273,43 @@ export const routes = (options: AdminOptions): ReadonlyArray<Ingress.PlainRoute>
     }),
   )
 
+  /**
+   * After a new credential key is put first in auth.credentialKeys: seal every stored key's
+   * provider credentials with it, so the old key can then be dropped. Keys whose credentials do
+   * not open are listed, not changed.
+   */
+  const reseal = guarded(() =>
+    Effect.gen(function* () {
+      if (writable === undefined) return fail(405, "invalid_request_error", "this gateway's key store is read-only")
+      if (credentialKeys.length === 0)
+        return fail(400, "invalid_request_error", "this gateway has no auth.credentialKeys")
+      let resealed = 0
+      const failed: Array<{ id: string; provider: string; reason: string }> = []
+      for (const record of yield* store.list) {
+        if (record.source !== "store" || record.providerKeys === undefined) continue
+        const next: Record<string, string> = {}
+        let changed = false
+        for (const [provider, value] of Object.entries(record.providerKeys)) {
+          const r = Credentials.reseal(credentialKeys, record.id, provider, value)
+          if (Either.isLeft(r)) {
+            failed.push({ id: record.id, provider, reason: r.left })
+            next[provider] = value
+          } else {
+            changed ||= r.right !== value
+            next[provider] = r.right
+          }
+        }
+        if (changed) {
+          yield* writable.put({ ...record, providerKeys: next })
+          resealed++
+        }
+      }
+      return json(200, { resealed, failed })
+    }),
+  )
+
   return [
+    { method: "POST", path: "/admin/credentials/reseal", handle: reseal },
     { method: "POST", path: "/admin/keys", handle: create },
     { method: "GET", path: "/admin/keys", handle: list },
     { method: "GET", path: "/admin/keys/{id}", handle: read },

@@ -5,7 +5,7 @@
  * A credential that is no virtual key may still pass for a model served only by `passthrough`
  * providers: it is then the client's own provider key.
  */
-import { Effect, Redacted } from "effect"
+import { Effect, Either, Redacted } from "effect"
 import { Errors, type GatewayError } from "@sluice/schema"
 import {
   type GatewayRequest,
@@ -15,10 +15,12 @@ import {
   Middleware,
   type MiddlewareSpec,
   ModelId,
+  type Principal,
   type RequestContext,
   Wildcard,
 } from "@sluice/core"
 import { sha256 } from "./Hash.ts"
+import * as Credentials from "./Credentials.ts"
 import { type KeyRecord, toPrincipal } from "./KeyRecord.ts"
 import type { KeyStore } from "./KeyStore.ts"
 
@@ -29,6 +31,39 @@ export interface AuthOptions {
   readonly passthroughAny?: boolean | undefined
   /** The clock (tests). */
   readonly now?: (() => number) | undefined
+  /** Keys that open the records' sealed provider credentials. */
+  readonly credentialKeys?: ReadonlyArray<Credentials.CredentialKey> | undefined
+}
+
+/**
+ * The principal of a record, its provider credentials opened. Records are cached by the stores,
+ * so one opening serves every request of a key until the record changes.
+ */
+const principals = (keys: ReadonlyArray<Credentials.CredentialKey>) => {
+  const memo = new WeakMap<KeyRecord, Either.Either<Principal, GatewayError>>()
+  return (record: KeyRecord): Either.Either<Principal, GatewayError> => {
+    const hit = memo.get(record)
+    if (hit !== undefined) return hit
+    let result: Either.Either<Principal, GatewayError> = Either.right(toPrincipal(record))
+    if (record.providerKeys !== undefined) {
+      const credentials: Record<string, Redacted.Redacted<string>> = {}
+      for (const [provider, sealed] of Object.entries(record.providerKeys)) {
+        const opened = Credentials.open(keys, record.id, provider, sealed)
+        if (Either.isLeft(opened)) {
+          result = Either.left(
+            new Errors.Internal({
+              message: `the ${Echo.cap(provider, 64)} credential of API key "${record.name}" cannot be opened: ${opened.left}`,
+            }),
+          )
+          break
+        }
+        credentials[provider] = opened.right
+      }
+      if (Either.isRight(result)) result = Either.right({ ...result.right, credentials })
+    }
+    memo.set(record, result)
+    return result
+  }
 }
 
 const missing = new Errors.Unauthenticated({
@@ -85,6 +120,7 @@ export interface Auth {
 export const make = (store: KeyStore, options: AuthOptions = {}): Auth => {
   // What admit found, for the middleware of the same request (keyed by its credential object).
   const verified = new WeakMap<Redacted.Redacted<string>, KeyRecord>()
+  const principalOf = principals(options.credentialKeys ?? [])
 
   const admit = (ctx: RequestContext): Effect.Effect<void, GatewayError> =>
     Effect.gen(function* () {
@@ -118,9 +154,14 @@ export const make = (store: KeyStore, options: AuthOptions = {}): Auth => {
       yield* Effect.annotateCurrentSpan("sluice.key.name", record.name)
       const denied = check(record, model, (options.now ?? Date.now)())
       if (denied !== undefined) return yield* Effect.fail(denied)
+      const principal = principalOf(record)
+      if (Either.isLeft(principal)) {
+        yield* Effect.logError(principal.left.message)
+        return yield* Effect.fail(principal.left)
+      }
       const response = yield* next({
         ...request,
-        ctx: { ...request.ctx, principal: toPrincipal(record), credential: undefined },
+        ctx: { ...request.ctx, principal: principal.right, credential: undefined },
       } as GatewayRequest)
       return filterModels(record, response)
     })

@@ -3,7 +3,8 @@
  * are hashed as they are decoded; no error message ever contains a key.
  */
 import { Config } from "@sluice/core"
-import { ParseResult, Redacted, Schema } from "effect"
+import { Either, ParseResult, Redacted, Schema } from "effect"
+import * as Credentials from "./Credentials.ts"
 import { sha256 } from "./Hash.ts"
 import { BudgetPolicy, type KeyRecord, RateLimitPolicy, Timestamp } from "./KeyRecord.ts"
 
@@ -26,6 +27,33 @@ const HexHash = Schema.String.pipe(
   Schema.filter((s) => /^[0-9a-fA-F]{64}$/.test(s) || "expected the hex SHA-256 of the key (64 characters)"),
 )
 
+/** A provider credential: any non-empty string, reported without its value. */
+export const ProviderCredential = Schema.transformOrFail(Schema.Unknown, Schema.RedactedFromSelf(Schema.String), {
+  strict: true,
+  decode: (u, _, ast) =>
+    typeof u === "string" && u.trim() !== "" && u.length <= 4096
+      ? ParseResult.succeed(Redacted.make(u.trim()))
+      : ParseResult.fail(new ParseResult.Type(ast, undefined, "expected a provider credential (a non-empty string)")),
+  encode: (r) => ParseResult.succeed(Redacted.value(r)),
+})
+
+/** An encryption key for provider credentials at rest: 32 bytes, hex or base64. */
+const CredentialKeyValue = Schema.declare(
+  (u): u is Credentials.CredentialKey =>
+    typeof u === "object" && u !== null && "id" in u && "key" in u && Buffer.isBuffer(u.key),
+)
+
+export const CredentialKeySchema = Schema.transformOrFail(Schema.Unknown, CredentialKeyValue, {
+  strict: true,
+  decode: (u, _, ast) => {
+    const parsed = typeof u === "string" ? Credentials.parseKey(u) : Either.left("expected a string")
+    return Either.isRight(parsed)
+      ? ParseResult.succeed(parsed.right)
+      : ParseResult.fail(new ParseResult.Type(ast, undefined, parsed.left))
+  },
+  encode: (k) => ParseResult.succeed(k.key.toString("hex")),
+})
+
 export const ConfigKey = Schema.Struct({
   name: Schema.NonEmptyTrimmedString,
   /** Used for rate-limit buckets and spend ledgers; defaults to the name. */
@@ -44,6 +72,8 @@ export const ConfigKey = Schema.Struct({
   guardrails: Schema.optional(Schema.Array(Schema.NonEmptyTrimmedString)),
   expiresAt: Schema.optional(Timestamp),
   enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  /** The key's own provider credentials by provider name (`${ENV}` references), used instead of the provider's. */
+  providerKeys: Schema.optional(Schema.Record({ key: Schema.String, value: ProviderCredential })),
 }).pipe(Schema.filter((k) => (k.key === undefined) !== (k.keyHash === undefined) || "give either key or keyHash"))
 export type ConfigKey = typeof ConfigKey.Type
 
@@ -56,6 +86,11 @@ export const AuthSection = Schema.Struct({
   cacheTtl: Schema.optionalWith(Config.Duration, { default: () => 30_000 }),
   /** Bound on each key-store call; past it the request is refused (503), never held. */
   timeout: Schema.optionalWith(Config.Duration, { default: () => 500 }),
+  /**
+   * Keys that encrypt per-key provider credentials at rest (32 bytes, hex or base64): the first
+   * seals new ones, every one opens; put a new key first and keep the old after it to rotate.
+   */
+  credentialKeys: Schema.optional(Schema.Array(CredentialKeySchema)),
 })
 export type AuthSection = typeof AuthSection.Type
 
@@ -80,9 +115,20 @@ export const RedisSection = Schema.Struct(
   Schema.Record({ key: Schema.String, value: Schema.Unknown }),
 )
 
-export const toRecord = (k: ConfigKey): KeyRecord => {
+/** A config key as a record; its provider credentials sealed with `keys` (see Credentials.ts). */
+export const toRecord = (k: ConfigKey, keys: ReadonlyArray<Credentials.CredentialKey> = []): KeyRecord => {
+  const id = k.id ?? k.name
+  const providerKeys =
+    k.providerKeys === undefined
+      ? undefined
+      : Object.fromEntries(
+          Object.entries(k.providerKeys).map(([provider, secret]) => [
+            provider,
+            Credentials.seal(keys, id, provider, Redacted.value(secret)),
+          ]),
+        )
   const record: KeyRecord = {
-    id: k.id ?? k.name,
+    id,
     name: k.name,
     keyHash: k.key !== undefined ? sha256(Redacted.value(k.key)) : k.keyHash!.toLowerCase(),
     enabled: k.enabled,
@@ -93,6 +139,7 @@ export const toRecord = (k: ConfigKey): KeyRecord => {
     ...(k.budget !== undefined ? { budget: k.budget } : {}),
     ...(k.guardrails !== undefined ? { guardrails: k.guardrails } : {}),
     ...(k.expiresAt !== undefined ? { expiresAt: new Date(k.expiresAt).toISOString() } : {}),
+    ...(providerKeys !== undefined ? { providerKeys } : {}),
   }
   return record
 }

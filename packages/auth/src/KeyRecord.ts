@@ -52,13 +52,16 @@ export const KeyRecord = Schema.Struct({
   revokedAt: Schema.optional(Timestamp),
   /** Where the key is defined: the config file (read-only) or the admin API's store. */
   source: Schema.Literal("config", "store"),
+  /** The key's own provider credentials by provider name, sealed (see Credentials.ts); never shown. */
+  providerKeys: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
 })
 export type KeyRecord = typeof KeyRecord.Type
 
 /** The key as the admin API shows it: everything but the hash. */
 export const publicView = (r: KeyRecord) => {
-  const { keyHash: _hash, ...rest } = r
-  return rest
+  const { keyHash: _hash, providerKeys, ...rest } = r
+  // Which providers have a credential of the key's own, never the credentials themselves.
+  return providerKeys === undefined ? rest : { ...rest, providerKeys: Object.keys(providerKeys).sort() }
 }
 
 /** What the rest of the pipeline sees of a verified key. */

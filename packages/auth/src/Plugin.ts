@@ -4,9 +4,10 @@
  * start: a key with a budget needs a price table, a Redis store needs `redis: { url }`.
  */
 import { Effect, Either, Layer, Redacted, type Scope } from "effect"
-import { Config, type Middleware, Router } from "@sluice/core"
+import { Config, Echo, type Middleware, Router } from "@sluice/core"
 import * as Admin from "./Admin.ts"
 import * as Auth from "./Auth.ts"
+import * as Credentials from "./Credentials.ts"
 import { AdminSection, AuthSection, KeysSection, RedisSection, toRecord } from "./ConfigKeys.ts"
 import { sha256 } from "./Hash.ts"
 import * as KeyStore from "./KeyStore.ts"
@@ -65,7 +66,22 @@ export const make = (options: { readonly stores?: ReadonlyArray<ExternalStore> }
         config.admin === undefined ? undefined : yield* Config.decodeSection(AdminSection, config.admin, "admin")
 
       const issues: Array<Config.ConfigIssue> = []
-      const records = keys.map(toRecord)
+      // Config keys' own provider credentials are sealed like stored ones; without configured
+      // credential keys a key of this process seals them (they live only in its memory anyway).
+      const credentialKeys = auth.credentialKeys ?? []
+      const sealKeys =
+        credentialKeys.length === 0 && keys.some((k) => k.providerKeys !== undefined)
+          ? [Credentials.ephemeralKey()]
+          : credentialKeys
+      keys.forEach((k, i) => {
+        for (const provider of Object.keys(k.providerKeys ?? {}))
+          if (!(provider in config.providers))
+            issues.push({
+              path: `keys[${i}].providerKeys.${Echo.cap(provider, 64)}`,
+              message: "not a provider of this gateway (providers:)",
+            })
+      })
+      const records = keys.map((k) => toRecord(k, sealKeys))
       const ids = new Map<string, number>()
       const hashes = new Map<string, number>()
       records.forEach((r, i) => {
@@ -114,6 +130,7 @@ export const make = (options: { readonly stores?: ReadonlyArray<ExternalStore> }
       const verifier = Auth.make(store, {
         passthrough: passthroughResolver(config),
         passthroughAny: Object.values(config.providers).some((p) => p.passthrough === true),
+        credentialKeys: sealKeys,
       })
       return {
         middleware: verifier.middleware,
@@ -121,7 +138,13 @@ export const make = (options: { readonly stores?: ReadonlyArray<ExternalStore> }
         routes:
           adminKeyHash === undefined
             ? undefined
-            : Admin.routes({ store, adminKeyHash, budgetsAvailable: config.prices !== undefined }),
+            : Admin.routes({
+                store,
+                adminKeyHash,
+                budgetsAvailable: config.prices !== undefined,
+                credentialKeys,
+                providers: Object.keys(config.providers),
+              }),
       }
     }),
 })

@@ -92,6 +92,9 @@ export const terminal = (options: TerminalOptions): Handler => {
     new Resilience.CircuitBreaker(resilience.circuitBreaker.failures, resilience.circuitBreaker.cooldown, now)
 
   const apiKeyFor = (target: Router.Target, ctx: RequestContext) => {
+    // A virtual key that carries its own credential for this provider uses it (bring your own key).
+    const own = ctx.principal?.credentials?.[target.provider]
+    if (own !== undefined) return own
     if (target.apiKey !== undefined) return target.apiKey
     // A passthrough provider uses the client's own key when no virtual key was verified.
     if (

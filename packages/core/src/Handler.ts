@@ -22,6 +22,11 @@ export interface Principal {
   readonly allowedModels?: ReadonlyArray<string> | undefined
   /** Free-form policy attached to the key (rate limits, budget, guardrails), read by middleware. */
   readonly policy?: Readonly<Record<string, unknown>> | undefined
+  /**
+   * The key's own provider credentials by provider name: used for calls to that provider instead
+   * of the provider's (or deployment's) configured key, retries and fallbacks included.
+   */
+  readonly credentials?: Readonly<Record<string, Redacted.Redacted<string>>> | undefined
 }
 
 export interface RequestContext {
