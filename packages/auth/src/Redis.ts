@@ -95,7 +95,10 @@ export class RedisClient extends Context.Tag("@sluice/auth/RedisClient")<RedisCl
 /** The process's one pub/sub connection (a subscribed connection can send nothing else). */
 export class RedisSubscriber extends Context.Tag("@sluice/auth/RedisSubscriber")<RedisSubscriber, Redis>() {
   static readonly make = (settings: RedisSettings): Effect.Effect<Redis, never, Scope.Scope> =>
-    connect({ url: settings.url, offlineQueue: true, name: `${settings.clientName}:sub` })
+    // Connected before the first SUBSCRIBE (a queued one can be lost to the ready check's reconnect).
+    Effect.tap(connect({ url: settings.url, offlineQueue: true, name: `${settings.clientName}:sub` }), (sub) =>
+      awaitReady(sub, 2_000),
+    )
   static readonly layer = (settings: RedisSettings): Layer.Layer<RedisSubscriber> =>
     Layer.scoped(RedisSubscriber, RedisSubscriber.make(settings))
   static readonly layerConfig = (settings: RedisSettings): Layer.Layer<RedisSubscriber> =>

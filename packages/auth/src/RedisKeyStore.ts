@@ -82,13 +82,14 @@ export const make = (options: RedisKeyStoreOptions): Effect.Effect<KeyStore, nev
       invalidate([])
     }
     subscriber.on("message", onMessage)
-    subscriber.on("ready", onDown)
+    // A lost connection clears the cache and stops caching until a probe comes back through the
+    // resubscribed connection. ("ready" is not a loss: on a first connect it can come after the
+    // probe already proved the subscription.)
     subscriber.on("close", onDown)
     subscriber.on("end", onDown)
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         subscriber.off("message", onMessage)
-        subscriber.off("ready", onDown)
         subscriber.off("close", onDown)
         subscriber.off("end", onDown)
       }),
@@ -200,6 +201,8 @@ export const connect = (
     const redis = yield* RedisConn.connect({ url: options.url })
     const subscriber = yield* RedisConn.connect({ url: options.url, offlineQueue: true })
     const ready = yield* RedisConn.awaitReady(redis, 2_000)
+    // The first probe goes through a subscriber that is already connected (not a queued SUBSCRIBE).
+    yield* RedisConn.awaitReady(subscriber, 2_000)
     if (!ready) yield* Effect.logWarning(`auth: Redis at ${RedisConn.describe(options.url)} is not reachable yet`)
     return yield* make({ ...options, redis, subscriber })
   })
