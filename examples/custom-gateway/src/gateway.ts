@@ -23,7 +23,9 @@ export const gateway = (upstreamBaseUrl: string, clientKey: string) =>
       },
       {},
     )
-    const keys = Schema.decodeSync(ConfigKeys.KeysSection)([{ name: "demo", key: clientKey }]).map(ConfigKeys.toRecord)
+    const keys = Schema.decodeSync(ConfigKeys.KeysSection)([{ name: "demo", key: clientKey }]).map((k) =>
+      ConfigKeys.toRecord(k),
+    )
     const handler = yield* Gateway.make({
       config,
       providerTypes: [MockProvider.providerType, ...OpenAI.Presets.providerTypes],

@@ -145,7 +145,21 @@ export const decode = (message: Wire.Message): ChatResponse => {
 
 // ---- encode: canonical → wire ------------------------------------------------------------
 
-export type OutgoingBlock = Wire.TextBlock | Wire.ThinkingBlock | Wire.RedactedThinkingBlock | Wire.ToolUseBlock
+/**
+ * An image the model drew. The Messages API has no image output; this is its input image block,
+ * the nearest faithful form (the SDKs pass unknown blocks through).
+ */
+export interface OutgoingImageBlock {
+  type: "image"
+  source: { type: "base64"; media_type: string; data: string } | { type: "url"; url: string }
+}
+
+export type OutgoingBlock =
+  | Wire.TextBlock
+  | Wire.ThinkingBlock
+  | Wire.RedactedThinkingBlock
+  | Wire.ToolUseBlock
+  | OutgoingImageBlock
 
 export const blockOf = (part: Part): OutgoingBlock | undefined => {
   switch (part.type) {
@@ -155,6 +169,14 @@ export const blockOf = (part: Part): OutgoingBlock | undefined => {
       return part.redacted !== undefined
         ? { type: "redacted_thinking", data: part.redacted }
         : { type: "thinking", thinking: part.text, signature: part.signature ?? "" }
+    case "image":
+      return {
+        type: "image",
+        source:
+          part.source.kind === "base64"
+            ? { type: "base64", media_type: part.source.mediaType, data: part.source.data }
+            : { type: "url", url: part.source.url },
+      }
     case "tool_call":
       // A Gemini thought signature rides in the id (CallId) and comes back with the tool_use.
       return {

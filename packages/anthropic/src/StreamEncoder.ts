@@ -81,6 +81,15 @@ export class Encoder {
           this.closeBlock(out)
         }
         break
+      case "image":
+        // A whole image block: its start carries the data, no deltas (see Response.blockOf).
+        this.openBlock(
+          out,
+          { kind: "text" },
+          { type: "image", source: { type: "base64", media_type: event.mediaType, data: event.data } },
+        )
+        this.closeBlock(out)
+        break
       case "tool_call_start": {
         const tool: PendingTool = {
           id: CallId.wrap(event.id, event.signature),

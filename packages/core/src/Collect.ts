@@ -23,6 +23,13 @@ export const eventsOf = (r: ChatResponse): Array<StreamEvent> => {
         ...(p.signature !== undefined ? { signature: p.signature } : {}),
         ...(p.redacted !== undefined ? { redacted: p.redacted } : {}),
       })
+    else if (p.type === "image" && p.source.kind === "base64")
+      events.push({
+        _tag: "image",
+        mediaType: p.source.mediaType,
+        data: p.source.data,
+        ...(p.signature !== undefined ? { signature: p.signature } : {}),
+      })
     else if (p.type === "tool_call") {
       events.push({
         _tag: "tool_call_start",
@@ -74,6 +81,13 @@ export const collect = (events: Stream.Stream<StreamEvent, GatewayError>): Effec
             else parts.push({ type: "reasoning", text: e.text, ...(e.signature ? { signature: e.signature } : {}) })
             break
           }
+          case "image":
+            parts.push({
+              type: "image",
+              source: { kind: "base64", mediaType: e.mediaType, data: e.data },
+              ...(e.signature !== undefined ? { signature: e.signature } : {}),
+            })
+            break
           case "tool_call_start":
             calls.set(e.index, { id: e.id, name: e.name, args: "", at: parts.length })
             parts.push({ type: "tool_call", id: e.id, name: e.name, arguments: "" })

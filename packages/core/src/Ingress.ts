@@ -36,6 +36,11 @@ export interface IngressRequest {
   readonly headers: Readonly<Record<string, string>>
   /** The body parsed as JSON; body limit enforced; malformed JSON is an InvalidRequest. */
   readonly json: Effect.Effect<unknown, GatewayError>
+  /**
+   * The raw body (multipart forms, file uploads), refused past `limit` bytes (default: the
+   * server's body limit) with a PayloadTooLarge. Read the body once: `json` or `bytes`.
+   */
+  readonly bytes: (limit?: number) => Effect.Effect<Uint8Array, GatewayError>
   readonly ctx: RequestContext
 }
 

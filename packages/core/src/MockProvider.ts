@@ -4,7 +4,9 @@
  * - `fail:429` / `fail:500` (any 4xx/5xx) → the upstream answers with that status;
  * - `delay:300` → waits 300 ms before the answer and between streamed chunks;
  * - naming an offered tool (or tool choice `required`) → it calls that tool;
- * - reasoning requested → a signed reasoning part comes first.
+ * - reasoning requested → a signed reasoning part comes first;
+ * - image output requested (Gemini responseModalities, OpenAI images) → it draws small PNGs
+ *   coloured by the prompt (`output.image.count` of them), with a caption when text is wanted too.
  * Otherwise it answers `echo: <last user text>`.
  */
 import { Chunk, Duration, Effect, Stream } from "effect"
@@ -18,7 +20,11 @@ import {
   type StreamEvent,
   type Usage,
 } from "@sluice/schema"
+import * as MockImage from "./MockImage.ts"
 import type { Provider, ProviderType } from "./Provider.ts"
+
+/** What one drawn image counts as output (Gemini bills an image at a fixed token count). */
+export const imageTokens = 258
 
 /** ~4 characters a token: the mock's stand-in for a tokenizer. */
 export const estimateTokens = (s: string): number => Math.ceil(s.length / 4)
@@ -112,6 +118,19 @@ const plan = (request: ChatRequest, name: string): Effect.Effect<Plan, GatewayEr
       )
       .join(", ")
     parts.push({ type: "text", text: `tool result: ${summary}` })
+  } else if (request.output?.modalities?.includes("image") === true) {
+    if (request.output.modalities.includes("text")) parts.push({ type: "text", text: `image of: ${prompt}` })
+    const count = Math.min(10, Math.max(1, request.output.image?.count ?? 1))
+    const given = turn?.parts.filter((p) => p.type === "image").length ?? 0
+    for (let i = 0; i < count; i++)
+      parts.push({
+        type: "image",
+        source: {
+          kind: "base64",
+          mediaType: "image/png",
+          data: MockImage.base64(MockImage.png(`${prompt}|${given}|${i}`)),
+        },
+      })
   } else if (mode !== "none" && named !== undefined) {
     const args = JSON.stringify(sampleArguments(named.parameters))
     parts.push({
@@ -133,9 +152,10 @@ const plan = (request: ChatRequest, name: string): Effect.Effect<Plan, GatewayEr
   for (const p of parts)
     outText += p.type === "tool_call" ? p.name + p.arguments : p.type === "text" || p.type === "reasoning" ? p.text : ""
   const reasoningTokens = parts[0]?.type === "reasoning" ? estimateTokens(parts[0].text) : undefined
+  const images = parts.filter((p) => p.type === "image").length
   const usage: Usage = {
     inputTokens: estimateTokens(promptText(request)),
-    outputTokens: estimateTokens(outText),
+    outputTokens: estimateTokens(outText) + images * imageTokens,
     ...(reasoningTokens !== undefined ? { reasoningTokens } : {}),
   }
   return Effect.succeed({ parts, finishReason, usage, delayMs })
@@ -164,6 +184,8 @@ const toEvents = (p: Plan, id: string, model: string): Array<StreamEvent> => {
             : { _tag: "reasoning_delta", text: t },
         )
       })
+    } else if (part.type === "image" && part.source.kind === "base64") {
+      events.push({ _tag: "image", mediaType: part.source.mediaType, data: part.source.data })
     } else if (part.type === "tool_call") {
       events.push({ _tag: "tool_call_start", index, id: part.id, name: part.name })
       const half = Math.ceil(part.arguments.length / 2)

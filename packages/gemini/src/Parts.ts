@@ -178,9 +178,13 @@ export const decode = (
           )
         break
       case "inlineData":
-      case "fileData":
-        out.push(mediaOf(p)!)
+      case "fileData": {
+        // Thought images are an image model's interim drafts: not part of the answer.
+        if (p.thought === true && options.codeAsText === true) break
+        const m = mediaOf(p)!
+        out.push(sig === undefined ? m : { ...m, signature: sig })
         break
+      }
       case "functionCall": {
         const fc = p.functionCall!
         const id = fc.id ?? options.makeId(calls)
@@ -305,7 +309,7 @@ export const encode = (parts: ReadonlyArray<Part>): Either.Either<Array<WirePart
         out.push(withSig({ text: p.text, thought: true }, p.signature))
         break
       case "image":
-        out.push(media(p.source))
+        out.push(withSig(media(p.source), p.signature))
         break
       case "tool_call": {
         const args = argsOf(p.arguments)

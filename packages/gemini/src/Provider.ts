@@ -6,7 +6,13 @@
  */
 import { HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { Effect, Either, Redacted, Schema, Stream } from "effect"
-import type { CallContext, Config, ProviderService as Provider, ProviderType } from "@sluice/core"
+import {
+  type CallContext,
+  type Config,
+  ImageFanout,
+  type ProviderService as Provider,
+  type ProviderType,
+} from "@sluice/core"
 import { type ChatRequest, Errors, type GatewayError, type ModelInfo } from "@sluice/schema"
 import * as ErrorCodec from "./ErrorCodec.ts"
 import * as Request from "./Request.ts"
@@ -109,7 +115,10 @@ export const make = (name: string, config: Config.ProviderConfig, client: HttpCl
       onRight: (body) => Effect.succeed(body),
     })
 
-  const chat: Provider["chat"] = (request, ctx) =>
+  // Gemini image models draw one image per call: `n` images are `n` calls.
+  const chat: Provider["chat"] = (request, ctx) => ImageFanout.fanOut(request, (r) => chatOnce(r, ctx))
+
+  const chatOnce: Provider["chat"] = (request, ctx) =>
     Effect.gen(function* () {
       const body = yield* encode(request)
       const response = yield* send(post(`${resourcePath(request.model)}:generateContent`, body, ctx))

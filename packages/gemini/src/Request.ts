@@ -264,11 +264,56 @@ export const fromWire = (
       if (Object.keys(reasoning).length > 0) chat.reasoning = reasoning
     }
     const rawGc = isObj(raw.generationConfig) ? raw.generationConfig : {}
-    const gcRest = without(rawGc, [...passed])
+    const output = outputOf(gc)
+    if (Either.isLeft(output)) return Either.left(output.left)
+    if (output.right !== undefined) {
+      chat.output = output.right
+      passed.add("responseModalities")
+    }
+    let gcRest = without(rawGc, [...passed])
+    // aspectRatio/imageSize are canonical; other imageConfig fields stay Gemini's own.
+    if (isObj(gcRest.imageConfig)) {
+      const rest = without(gcRest.imageConfig, ["aspectRatio", "imageSize"])
+      gcRest = Object.keys(rest).length > 0 ? { ...gcRest, imageConfig: rest } : without(gcRest, ["imageConfig"])
+    }
     if (Object.keys(gcRest).length > 0) extras.generationConfig = gcRest
   }
   if (Object.keys(extras).length > 0) chat.extras = { gemini: extras }
   return Either.right(chat)
+}
+
+const modalities = { TEXT: "text", IMAGE: "image", AUDIO: "audio" } as const
+
+/** responseModalities and imageConfig → the canonical output request. */
+const outputOf = (gc: Wire.GenerationConfig): Either.Either<ChatRequest["output"], Errors.InvalidRequest> => {
+  const out: { -readonly [K in keyof NonNullable<ChatRequest["output"]>]: NonNullable<ChatRequest["output"]>[K] } = {}
+  if (gc.responseModalities !== undefined) {
+    const list: Array<"text" | "image" | "audio"> = []
+    for (let i = 0; i < gc.responseModalities.length; i++) {
+      const m = gc.responseModalities[i]!.toUpperCase()
+      if (m === "MODALITY_UNSPECIFIED") continue
+      if (!(m in modalities))
+        return invalid(
+          `Invalid value at 'generation_config.response_modalities[${i}]' (type.googleapis.com/google.ai.generativelanguage.v1beta.GenerationConfig.Modality), "${Echo.cap(gc.responseModalities[i]!)}"`,
+          `generationConfig.responseModalities[${i}]`,
+        )
+      list.push(modalities[m as keyof typeof modalities])
+    }
+    out.modalities = list
+  }
+  const ic = gc.imageConfig
+  if (ic !== undefined && (ic.aspectRatio !== undefined || ic.imageSize !== undefined)) {
+    if (ic.aspectRatio !== undefined && !/^\d{1,2}:\d{1,2}$/.test(ic.aspectRatio))
+      return invalid(
+        `imageConfig.aspectRatio must look like "16:9", got "${Echo.cap(ic.aspectRatio)}"`,
+        "generationConfig.imageConfig.aspectRatio",
+      )
+    out.image = {
+      ...(ic.aspectRatio !== undefined ? { aspectRatio: ic.aspectRatio } : {}),
+      ...(ic.imageSize !== undefined ? { size: ic.imageSize } : {}),
+    }
+  }
+  return Either.right(Object.keys(out).length > 0 ? out : undefined)
 }
 
 // ---- canonical → Gemini -----------------------------------------------------------------------
@@ -408,6 +453,14 @@ export const encode = (chat: ChatRequest): Either.Either<Json, Errors.InvalidReq
     }
     if (Object.keys(tc).length > 0) gc.thinkingConfig = tc
   }
+  const output = chat.output
+  if (output?.modalities !== undefined && output.modalities.length > 0)
+    gc.responseModalities = output.modalities.map((m) => m.toUpperCase())
+  if (output?.image?.aspectRatio !== undefined || output?.image?.size !== undefined)
+    gc.imageConfig = {
+      ...(output.image.aspectRatio !== undefined ? { aspectRatio: output.image.aspectRatio } : {}),
+      ...(output.image.size !== undefined ? { imageSize: output.image.size } : {}),
+    }
   if (isObj(extras.generationConfig)) gc = mergeDeep(gc, extras.generationConfig)
   if (Object.keys(gc).length > 0) body.generationConfig = gc
 

@@ -83,6 +83,15 @@ const step = (s: EncodeState, e: StreamEvent): Either.Either<Array<Json>, Gatewa
         ]),
       )
       break
+    case "image":
+      out.push(
+        chunk(s, [
+          e.signature === undefined
+            ? { inlineData: { mimeType: e.mediaType, data: e.data } }
+            : { inlineData: { mimeType: e.mediaType, data: e.data }, thoughtSignature: e.signature },
+        ]),
+      )
+      break
     case "tool_call_start":
       s.calls.set(e.index, { id: e.id, name: e.name, signature: e.signature, args: "" })
       break
@@ -171,6 +180,15 @@ class Decoder {
         )
         out.push({ _tag: "tool_call_delta", index, arguments: JSON.stringify(p.functionCall.args ?? {}) })
         out.push({ _tag: "tool_call_end", index })
+      } else if (p.inlineData !== undefined) {
+        // An image model's picture (thought images are interim drafts: skipped).
+        if (p.thought === true) continue
+        const { mimeType, data } = p.inlineData
+        out.push(
+          sig === undefined
+            ? { _tag: "image", mediaType: mimeType, data }
+            : { _tag: "image", mediaType: mimeType, data, signature: sig },
+        )
       } else if (GParts.codeText(p) !== undefined) {
         out.push({ _tag: "text_delta", text: GParts.codeText(p)! })
       } else if (p.text !== undefined || sig !== undefined) {

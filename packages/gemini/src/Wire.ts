@@ -123,6 +123,10 @@ export const GenerationConfig = Schema.Struct({
   responseSchema: Schema.optional(Obj),
   responseJsonSchema: Schema.optional(Schema.Unknown),
   thinkingConfig: Schema.optional(ThinkingConfig),
+  responseModalities: Schema.optional(Schema.Array(Schema.String)),
+  imageConfig: Schema.optional(
+    Schema.Struct({ aspectRatio: Schema.optional(Schema.String), imageSize: Schema.optional(Schema.String) }),
+  ),
 })
 export type GenerationConfig = typeof GenerationConfig.Type
 

@@ -55,6 +55,9 @@ export class StreamGuard {
         return this.delta("text", e.text, e.signature, undefined)
       case "reasoning_delta":
         return this.delta("reasoning", e.text, e.signature, e.redacted)
+      case "image":
+        // Images are not text to scan; held text before one is released (or blocked) first.
+        return this.followedBy(this.flush(), [e])
       case "tool_call_start":
         if (this.toolPolicies.length === 0) return this.followedBy(this.flush(), [e])
         this.calls.set(e.index, { start: e, args: "" })

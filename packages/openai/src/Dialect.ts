@@ -18,6 +18,11 @@ export const Dialect = Schema.Struct({
   replayReasoning: Schema.Boolean,
   /** Ask for the final usage chunk with `stream_options.include_usage`. */
   streamUsage: Schema.Boolean,
+  /**
+   * Models (wildcards) whose image requests go to `/images/generations` and `/images/edits`
+   * rather than chat completions.
+   */
+  imageModels: Schema.Array(Schema.String),
 })
 export type Dialect = typeof Dialect.Type
 
@@ -27,6 +32,7 @@ export const openai: Dialect = {
   metadata: true,
   replayReasoning: false,
   streamUsage: true,
+  imageModels: ["gpt-image-*", "dall-e-*", "chatgpt-image-*"],
 }
 
 /** The common denominator of servers that copy the format (vLLM, Ollama, LM Studio, …). */
@@ -36,6 +42,7 @@ export const compatible: Dialect = {
   metadata: false,
   replayReasoning: false,
   streamUsage: true,
+  imageModels: ["gpt-image-*", "dall-e-*", "chatgpt-image-*"],
 }
 
 /** Provider `options:` may override any dialect field, e.g. `options: { maxTokensField: max_tokens }`. */

@@ -2,13 +2,15 @@
  * The OpenAI ingress: what openai-node (and every client that copies it) calls —
  * `POST /v1/chat/completions`, `POST /v1/responses` (and, with a response store,
  * `GET`/`DELETE /v1/responses/{id}`, `GET /v1/responses/{id}/input_items`), `POST /v1/embeddings`,
- * `GET /v1/models`, `GET /v1/models/{id}` — with the key from `Authorization: Bearer`.
+ * `POST /v1/images/generations`, `POST /v1/images/edits`, `GET /v1/models`, `GET /v1/models/{id}`
+ * — with the key from `Authorization: Bearer`.
  */
 import { Effect, type Scope, Stream } from "effect"
 import { Errors, type GatewayError } from "@sluice/schema"
 import { Collect, type Config, Echo, type HandlerFn, type Ingress as IngressT } from "@sluice/core"
 import * as EmbeddingsCodec from "./EmbeddingsCodec.ts"
 import * as ErrorCodec from "./ErrorCodec.ts"
+import * as Images from "./Images.ts"
 import * as ModelsCodec from "./ModelsCodec.ts"
 import * as RequestCodec from "./RequestCodec.ts"
 import * as ResponseCodec from "./ResponseCodec.ts"
@@ -149,7 +151,14 @@ export const make = (options: Options = {}): IngressT.Ingress => ({
     return key === undefined || key === "" ? undefined : key
   },
   error,
-  routes: [chatCompletions, ...Responses.routes(answer, options.responses), embeddings, models, model],
+  routes: [
+    chatCompletions,
+    ...Responses.routes(answer, options.responses),
+    ...Images.routes(answer),
+    embeddings,
+    models,
+    model,
+  ],
 })
 
 /** The ingress without a response store. */

@@ -5,12 +5,13 @@
  */
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { Effect, Either, Redacted, Stream } from "effect"
-import { Errors, type GatewayError } from "@sluice/schema"
+import { type ChatRequest, Errors, type GatewayError } from "@sluice/schema"
 import { Collect, type CallContext, Config, type ProviderService, type ProviderType } from "@sluice/core"
 import { decode as decodeWith } from "./Decode.ts"
 import * as Dialect from "./Dialect.ts"
 import * as EmbeddingsCodec from "./EmbeddingsCodec.ts"
 import * as ErrorCodec from "./ErrorCodec.ts"
+import * as ImagesUpstream from "./ImagesUpstream.ts"
 import * as ModelsCodec from "./ModelsCodec.ts"
 import * as RequestCodec from "./RequestCodec.ts"
 import * as ResponseCodec from "./ResponseCodec.ts"
@@ -114,43 +115,71 @@ export const make =
       const complete = (res: HttpClientResponse.HttpClientResponse) =>
         Effect.flatMap(readJson(res, decodeCompletion), (w) => ResponseCodec.decode(w, name))
 
+      /** An image request to an images model: `/images/generations`, or `/images/edits` with input images. */
+      const images = (chat: ChatRequest, ctx: CallContext) => {
+        const call = ImagesUpstream.bodyOf(chat)
+        const req =
+          call._tag === "Json"
+            ? Effect.succeed(request("POST", "/images/generations", ctx, call.body))
+            : Effect.map(ImagesUpstream.encodeForm(call.form), ({ bytes, contentType }) =>
+                HttpClientRequest.bodyUint8Array(request("POST", "/images/edits", ctx), bytes, contentType),
+              )
+        return Effect.flatMap(req, (r) => send(r, ctx)).pipe(
+          Effect.flatMap((res) =>
+            Effect.mapError(res.json, () => unreachable("answered with a body that is not JSON")),
+          ),
+          Effect.flatMap((json) => {
+            const r = ImagesUpstream.decode(json, chat.model)
+            return r === undefined
+              ? Effect.fail(unreachable("answered in a shape this gateway cannot read"))
+              : Effect.succeed(r)
+          }),
+        )
+      }
+      const isImages = (chat: ChatRequest) => ImagesUpstream.isImageRequest(chat, dialect.imageModels)
+
       const provider: ProviderService = {
         name,
         type: preset.type,
         chat: (chat, ctx) =>
-          Effect.flatMap(
-            send(
-              request("POST", "/chat/completions", ctx, RequestCodec.encode({ ...chat, stream: false }, dialect)),
-              ctx,
-            ),
-            complete,
-          ),
-        chatStream: (chat, ctx) =>
-          Stream.unwrap(
-            Effect.map(
-              send(
-                request(
-                  "POST",
-                  "/chat/completions",
+          isImages(chat)
+            ? images(chat, ctx)
+            : Effect.flatMap(
+                send(
+                  request("POST", "/chat/completions", ctx, RequestCodec.encode({ ...chat, stream: false }, dialect)),
                   ctx,
-                  RequestCodec.encode({ ...chat, stream: true }, dialect),
-                  true,
                 ),
-                ctx,
+                complete,
               ),
-              (res) => {
-                // A server that ignores `stream: true` answers whole: stream that answer.
-                if (!(res.headers["content-type"] ?? "").includes("text/event-stream")) {
-                  return Stream.unwrap(Effect.map(complete(res), (r) => Stream.fromIterable(Collect.eventsOf(r))))
-                }
-                return StreamCodec.decodeSse(
-                  Stream.mapError(res.stream, () => unreachable("closed the connection mid-stream")),
-                  name,
-                  secrets(ctx),
-                )
-              },
-            ),
-          ),
+        chatStream: (chat, ctx) =>
+          isImages(chat)
+            ? // The images endpoints' own streams are partial images; a whole image is one event.
+              Stream.unwrap(Effect.map(images(chat, ctx), (r) => Stream.fromIterable(Collect.eventsOf(r))))
+            : Stream.unwrap(
+                Effect.map(
+                  send(
+                    request(
+                      "POST",
+                      "/chat/completions",
+                      ctx,
+                      RequestCodec.encode({ ...chat, stream: true }, dialect),
+                      true,
+                    ),
+                    ctx,
+                  ),
+                  (res) => {
+                    // A server that ignores `stream: true` answers whole: stream that answer.
+                    if (!(res.headers["content-type"] ?? "").includes("text/event-stream")) {
+                      return Stream.unwrap(Effect.map(complete(res), (r) => Stream.fromIterable(Collect.eventsOf(r))))
+                    }
+                    return StreamCodec.decodeSse(
+                      Stream.mapError(res.stream, () => unreachable("closed the connection mid-stream")),
+                      name,
+                      secrets(ctx),
+                    )
+                  },
+                ),
+              ),
         embed: (embed, ctx) =>
           send(request("POST", "/embeddings", ctx, EmbeddingsCodec.encodeRequest(embed)), ctx).pipe(
             Effect.flatMap((res) => readJson(res, decodeEmbeddings)),

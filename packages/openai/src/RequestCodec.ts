@@ -183,6 +183,16 @@ export interface Decoded {
 
 const nn = <A>(a: A | null | undefined): A | undefined => (a === null ? undefined : a)
 
+/**
+ * `modalities` asking for images (OpenRouter's convention for image models on chat completions)
+ * → canonical output; the field itself still travels to an OpenAI-format upstream as is.
+ */
+const outputOf = (body: unknown): ChatRequest["output"] => {
+  const m = typeof body === "object" && body !== null ? (body as Record<string, unknown>).modalities : undefined
+  if (!Array.isArray(m) || !m.includes("image")) return undefined
+  return { modalities: m.filter((x): x is "text" | "image" => x === "text" || x === "image") }
+}
+
 /** A client's chat completion body → canonical. Errors name the offending field. */
 export const decode = (body: unknown): Either.Either<Decoded, Errors.InvalidRequest> =>
   Either.gen(function* () {
@@ -221,6 +231,7 @@ export const decode = (body: unknown): Either.Either<Decoded, Errors.InvalidRequ
       user: nn(w.user),
       metadata: nn(w.metadata),
       stream: w.stream === true,
+      output: outputOf(body),
       extras:
         extras === undefined && gemini.gemini === undefined
           ? undefined
@@ -392,5 +403,12 @@ export const encode = (chat: ChatRequest, dialect: Dialect): WireRequest => {
   // codec's alone (an extra `stream` must not turn a JSON call into a stream).
   const passthrough: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(chat.extras?.openai ?? {})) if (!Wire.requestFields.has(k)) passthrough[k] = v
+  // Image output asked in another format: the chat-completions form image-capable servers take.
+  if (
+    chat.output?.modalities !== undefined &&
+    passthrough.modalities === undefined &&
+    chat.output.modalities.includes("image")
+  )
+    passthrough.modalities = chat.output.modalities.filter((m) => m !== "audio")
   return { ...passthrough, ...known }
 }

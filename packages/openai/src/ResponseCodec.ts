@@ -5,6 +5,7 @@
 import { Either } from "effect"
 import { type ChatResponse, Errors, type FinishReason, type Part, type Parts, type Usage } from "@sluice/schema"
 import { compact } from "./Decode.ts"
+import * as Media from "./Media.ts"
 import * as ThoughtSignature from "./ThoughtSignature.ts"
 import type * as Wire from "./Wire.ts"
 
@@ -70,13 +71,30 @@ export const canonicalUsage = (u: Wire.Usage | null | undefined): Usage => {
 
 // ---- response -------------------------------------------------------------------------------
 
+/** A drawn image as a chat `images` entry (a data: URL; a URL answer stays a URL). */
+export const outputImage = (p: Parts.ImagePart, index: number): Wire.OutputImage => ({
+  type: "image_url",
+  image_url: { url: p.source.kind === "url" ? p.source.url : Media.toDataUrl(p.source.mediaType, p.source.data) },
+  index,
+})
+
+/** A chat `images` entry → a canonical image part. */
+export const imagePart = (image: Wire.OutputImage): Parts.ImagePart => {
+  const data = Media.parseDataUrl(image.image_url.url)
+  return data === undefined
+    ? { type: "image", source: { kind: "url", url: image.image_url.url } }
+    : { type: "image", source: { kind: "base64", mediaType: data.mediaType, data: data.data } }
+}
+
 /** Canonical answer → the `chat.completion` object a client receives. */
 export const encode = (r: ChatResponse): Wire.ChatCompletion => {
   let text = ""
   let reasoning = ""
   const calls: Array<Wire.ToolCall> = []
+  const images: Array<Wire.OutputImage> = []
   for (const p of r.parts) {
     if (p.type === "text") text += p.text
+    else if (p.type === "image") images.push(outputImage(p, images.length))
     else if (p.type === "reasoning") reasoning += p.text
     else if (p.type === "tool_call")
       calls.push({
@@ -92,6 +110,7 @@ export const encode = (r: ChatResponse): Wire.ChatCompletion => {
     tool_calls: calls.length > 0 ? calls : undefined,
     // Not in OpenAI's schema, but the de-facto field (DeepSeek); the SDK passes it through.
     reasoning_content: reasoning === "" ? undefined : reasoning,
+    images: images.length > 0 ? images : undefined,
   })
   return {
     id: r.id,
@@ -118,6 +137,7 @@ export const decode = (w: Wire.ChatCompletion, provider: string): Either.Either<
   if (reasoning) parts.push({ type: "reasoning", text: reasoning })
   if (m.content) parts.push({ type: "text", text: m.content })
   else if (m.refusal) parts.push({ type: "text", text: m.refusal })
+  for (const image of m.images ?? []) parts.push(imagePart(image))
   for (const c of m.tool_calls ?? []) {
     // Google's OpenAI-compatible endpoint signs calls in extra_content.
     const signature = c.extra_content?.google?.thought_signature

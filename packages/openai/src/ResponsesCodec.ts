@@ -111,6 +111,16 @@ const toMessages = (
         append("tool", [{ type: "tool_result", id: callId, name, content }])
         break
       }
+      case "image_generation_call": {
+        if (item.result != null && item.result !== "")
+          append("assistant", [
+            {
+              type: "image",
+              source: { kind: "base64", mediaType: `image/${item.output_format ?? "png"}`, data: item.result },
+            },
+          ])
+        break
+      }
       case "reasoning": {
         const text =
           item.content != null && item.content.length > 0
@@ -168,11 +178,11 @@ const precheck = (body: unknown): Result<void> => {
   if (Array.isArray(body.tools)) {
     for (const [i, tool] of body.tools.entries()) {
       const t = isRecord(tool) ? tool.type : undefined
-      if (t !== "function") {
+      if (t !== "function" && t !== "image_generation") {
         return Either.left(
           badField(
             `tools[${i}].type`,
-            `${JSON.stringify(t)} tools are not supported by this gateway; use function tools`,
+            `${JSON.stringify(t)} tools are not supported by this gateway; use function or image_generation tools`,
           ),
         )
       }
@@ -225,6 +235,48 @@ export const decode = (body: unknown): Result<Decoded> =>
     return yield* toChat(body, w, [], items)
   })
 
+const functionTools = (w: W.ResponsesRequest): Array<Chat.Tool> | undefined => {
+  const fns = (w.tools ?? []).filter((t): t is W.FunctionTool => t.type === "function")
+  if (fns.length === 0) return undefined
+  return fns.map((t) =>
+    compact<Chat.Tool>({
+      name: t.name,
+      description: t.description ?? undefined,
+      parameters: t.parameters ?? undefined,
+      strict: t.strict ?? undefined,
+    }),
+  )
+}
+
+/** `WxH` → the nearest Gemini aspect ratio and size class (WIRE-MEDIA §3.5). */
+export const imageShape = (size: string | null | undefined): Chat.ImageOutput => {
+  const m = /^(\d{2,5})x(\d{2,5})$/.exec(size ?? "")
+  if (m === null) return {}
+  const w = Number(m[1])
+  const h = Number(m[2])
+  const ratios = ["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"]
+  let best = "1:1"
+  let gap = Number.POSITIVE_INFINITY
+  for (const r of ratios) {
+    const [a, b] = r.split(":").map(Number) as [number, number]
+    const d = Math.abs(Math.log(w / h) - Math.log(a / b))
+    if (d < gap) {
+      gap = d
+      best = r
+    }
+  }
+  const edge = Math.max(w, h)
+  return { aspectRatio: best, size: edge <= 1024 ? "1K" : edge <= 2048 ? "2K" : "4K" }
+}
+
+/** The image_generation tool asks the model for text and images. */
+const imageOutput = (w: W.ResponsesRequest): Chat.OutputConfig | undefined => {
+  const tool = (w.tools ?? []).find((t): t is W.ImageGenerationTool => t.type === "image_generation")
+  if (tool === undefined) return undefined
+  const image = imageShape(tool.size)
+  return Object.keys(image).length > 0 ? { modalities: ["text", "image"], image } : { modalities: ["text", "image"] }
+}
+
 /**
  * The canonical request: `history` (the conversation of `previous_response_id`, oldest first)
  * then the request's own items, references already resolved.
@@ -248,14 +300,8 @@ export const toChat = (
     const chat = compact<ChatRequest>({
       model: w.model,
       messages,
-      tools: w.tools?.map((t) =>
-        compact<Chat.Tool>({
-          name: t.name,
-          description: t.description ?? undefined,
-          parameters: t.parameters ?? undefined,
-          strict: t.strict ?? undefined,
-        }),
-      ),
+      tools: functionTools(w),
+      output: imageOutput(w),
       toolChoice: w.tool_choice == null ? undefined : toolChoice(w.tool_choice),
       parallelToolCalls: w.parallel_tool_calls ?? undefined,
       maxTokens: w.max_output_tokens ?? undefined,
@@ -281,7 +327,16 @@ export const toChat = (
 // ---- response -------------------------------------------------------------------------------
 
 const hex = () => crypto.randomUUID().replace(/-/g, "")
-export const newId = (prefix: "resp" | "msg" | "fc" | "fco" | "rs") => `${prefix}_${hex()}`
+export const newId = (prefix: "resp" | "msg" | "fc" | "fco" | "rs" | "ig") => `${prefix}_${hex()}`
+
+/** A drawn image as the image_generation tool's output item. */
+export const imageItem = (id: string, mediaType: string, data: string): W.ImageGenerationOutput => ({
+  type: "image_generation_call",
+  id,
+  status: "completed",
+  result: data,
+  output_format: mediaType.startsWith("image/") ? mediaType.slice(6) : "png",
+})
 
 export const usage = (u: Usage): W.Usage => ({
   input_tokens: u.inputTokens,
@@ -330,6 +385,8 @@ export const outputItems = (parts: ReadonlyArray<Part>): Array<W.OutputItem> => 
         })
     } else if (p.type === "reasoning") {
       out.push(reasoningItem(newId("rs"), p.text, p.signature))
+    } else if (p.type === "image" && p.source.kind === "base64") {
+      out.push(imageItem(newId("ig"), p.source.mediaType, p.source.data))
     } else if (p.type === "tool_call") {
       out.push({
         type: "function_call",

@@ -94,6 +94,8 @@ export const forStorage = (items: ReadonlyArray<W.InputItem>): Array<W.InputItem
         return { ...item, id: item.id ?? ResponsesCodec.newId("fc") }
       case "function_call_output":
         return { ...item, id: item.id ?? ResponsesCodec.newId("fco") }
+      case "image_generation_call":
+        return { ...item, id: item.id ?? ResponsesCodec.newId("ig") }
       default:
         return { ...item, id: item.id ?? ResponsesCodec.newId("rs") }
     }

@@ -222,6 +222,19 @@ export const encode = (
           }
           break
         }
+        case "image": {
+          // One whole image: the tool call's lifecycle events around it, no partial images.
+          closeCurrent(out)
+          const itemId = Codec.newId("ig")
+          const index = addItem(out, { type: "image_generation_call", id: itemId, status: "in_progress", result: null })
+          emit(out, "response.image_generation_call.in_progress", { item_id: itemId, output_index: index })
+          emit(out, "response.image_generation_call.generating", { item_id: itemId, output_index: index })
+          emit(out, "response.image_generation_call.completed", { item_id: itemId, output_index: index })
+          const item = Codec.imageItem(itemId, e.mediaType, e.data)
+          output[index] = item
+          emit(out, "response.output_item.done", { output_index: index, item })
+          break
+        }
         case "tool_call_start": {
           closeCurrent(out)
           const itemId = Codec.newId("fc")

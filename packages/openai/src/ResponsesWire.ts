@@ -72,7 +72,22 @@ export const ReasoningItem = Schema.Struct({
   status: Schema.optional(Schema.String),
 })
 
-export const InputItem = Schema.Union(MessageItem, FunctionCallItem, FunctionCallOutputItem, ReasoningItem)
+/** An image the model drew (the image_generation tool's output item), sent back as history. */
+export const ImageGenerationCallItem = Schema.Struct({
+  type: Schema.Literal("image_generation_call"),
+  id: Schema.optional(Schema.String),
+  status: Schema.optional(Schema.String),
+  result: Nullable(Schema.String),
+  output_format: Schema.optional(Schema.String),
+})
+
+export const InputItem = Schema.Union(
+  MessageItem,
+  FunctionCallItem,
+  FunctionCallOutputItem,
+  ReasoningItem,
+  ImageGenerationCallItem,
+)
 export type InputItem = typeof InputItem.Type
 
 /** An item of an earlier stored response (or of its input), by id; `type` may be left out. */
@@ -88,6 +103,7 @@ export const RequestItem = Schema.Union(
   FunctionCallItem,
   FunctionCallOutputItem,
   ReasoningItem,
+  ImageGenerationCallItem,
   ItemReference,
 )
 export type RequestItem = typeof RequestItem.Type
@@ -97,6 +113,7 @@ export const inputItemTypes: ReadonlySet<string> = new Set([
   "function_call",
   "function_call_output",
   "reasoning",
+  "image_generation_call",
   "item_reference",
 ])
 
@@ -108,6 +125,20 @@ export const FunctionTool = Schema.Struct({
   strict: Nullable(Schema.Boolean),
 })
 export type FunctionTool = typeof FunctionTool.Type
+
+/** The built-in image tool: any route whose model draws answers with image_generation_call items. */
+export const ImageGenerationTool = Schema.Struct({
+  type: Schema.Literal("image_generation"),
+  size: Nullable(Schema.String),
+  quality: Nullable(Schema.String),
+  output_format: Nullable(Schema.String),
+  background: Nullable(Schema.String),
+  model: Nullable(Schema.String),
+})
+export type ImageGenerationTool = typeof ImageGenerationTool.Type
+
+export const Tool = Schema.Union(FunctionTool, ImageGenerationTool)
+export type Tool = typeof Tool.Type
 
 const NamedFunction = Schema.Struct({ type: Schema.Literal("function"), name: Schema.String })
 export const ToolChoice = Schema.Union(
@@ -144,7 +175,7 @@ export const ResponsesRequest = Schema.Struct({
   model: ModelId.ModelIdSchema,
   input: Schema.Union(Schema.String, Schema.Array(RequestItem)),
   instructions: Nullable(Schema.String),
-  tools: Nullable(Schema.Array(FunctionTool)),
+  tools: Nullable(Schema.Array(Tool)),
   tool_choice: Nullable(ToolChoice),
   parallel_tool_calls: Nullable(Schema.Boolean),
   max_output_tokens: Nullable(Params.TokenLimit),
@@ -197,7 +228,16 @@ export interface ReasoningOutput {
   readonly status?: "in_progress" | "completed" | "incomplete"
 }
 
-export type OutputItem = MessageOutput | FunctionCallOutput | ReasoningOutput
+export interface ImageGenerationOutput {
+  readonly type: "image_generation_call"
+  readonly id: string
+  readonly status: "in_progress" | "generating" | "completed" | "failed"
+  /** Base64 image bytes. */
+  readonly result: string | null
+  readonly output_format?: string
+}
+
+export type OutputItem = MessageOutput | FunctionCallOutput | ReasoningOutput | ImageGenerationOutput
 
 export interface Usage {
   readonly input_tokens: number
@@ -227,7 +267,7 @@ export interface Response {
   readonly temperature: number | null
   readonly text: { readonly format: TextFormat }
   readonly tool_choice: ToolChoice
-  readonly tools: ReadonlyArray<FunctionTool>
+  readonly tools: ReadonlyArray<Tool>
   readonly top_p: number | null
   readonly truncation: "disabled"
   readonly usage: Usage | null

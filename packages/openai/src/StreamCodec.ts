@@ -11,7 +11,7 @@ import { Errors, type FinishReason, type GatewayError, type StreamEvent, type Us
 import { Chunked, Ingress, Sse } from "@sluice/core"
 import * as ErrorCodec from "./ErrorCodec.ts"
 import * as ThoughtSignature from "./ThoughtSignature.ts"
-import { canonicalFinish, canonicalUsage, wireFinish, wireUsage } from "./ResponseCodec.ts"
+import { canonicalFinish, canonicalUsage, imagePart, outputImage, wireFinish, wireUsage } from "./ResponseCodec.ts"
 import { decode as decodeWith, isRecord } from "./Decode.ts"
 import * as Wire from "./Wire.ts"
 
@@ -38,6 +38,7 @@ export const encode = (
     let finished = false
     /** canonical tool index → OpenAI tool_calls index (0, 1, … in order of first appearance). */
     const toolIndex = new Map<number, number>()
+    let images = 0
 
     const chunk = (delta: Wire.Delta, finish: Wire.FinishReason | null = null): Wire.ChatCompletionChunk => ({
       id,
@@ -85,6 +86,13 @@ export const encode = (
         case "reasoning_delta":
           // Not in OpenAI's schema; the de-facto field (DeepSeek) that the SDK passes through.
           return e.text === "" ? [] : [...opening(), frame(chunk({ reasoning_content: e.text }))]
+        case "image": {
+          const image = outputImage(
+            { type: "image", source: { kind: "base64", mediaType: e.mediaType, data: e.data } },
+            images++,
+          )
+          return [...opening(), frame(chunk({ images: [image] }))]
+        }
         case "tool_call_start": {
           const index = toolIndex.size
           toolIndex.set(e.index, index)
@@ -254,6 +262,14 @@ export const decoder = (provider: string): Decoder => {
     if (d.refusal) {
       sawText = true
       out.push({ _tag: "text_delta", text: d.refusal })
+    }
+    for (const image of d.images ?? []) {
+      const part = imagePart(image)
+      if (part.source.kind === "base64") {
+        sawText = true
+        refusalOnly = false
+        out.push({ _tag: "image", mediaType: part.source.mediaType, data: part.source.data })
+      }
     }
     for (const f of d.tool_calls ?? []) onFragment(f, out)
     if (choice.finish_reason != null) {

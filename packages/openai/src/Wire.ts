@@ -185,6 +185,17 @@ export const Usage = Schema.Struct({
 })
 export type Usage = typeof Usage.Type
 
+/**
+ * An image a model drew, in the chat-completions form OpenRouter and LiteLLM use (OpenAI's chat
+ * API has none): a data: URL in `message.images` / `delta.images`.
+ */
+export const OutputImage = Schema.Struct({
+  type: Schema.Literal("image_url"),
+  image_url: Schema.Struct({ url: Schema.String }),
+  index: Schema.optional(Schema.Number),
+})
+export type OutputImage = typeof OutputImage.Type
+
 export const ResponseMessage = Schema.Struct({
   role: Schema.Literal("assistant"),
   content: Nullable(Schema.String),
@@ -194,6 +205,7 @@ export const ResponseMessage = Schema.Struct({
   reasoning_content: Nullable(Schema.String),
   /** vLLM / Ollama name for the same thing. */
   reasoning: Nullable(Schema.String),
+  images: Nullable(Schema.Array(OutputImage)),
 })
 export type ResponseMessage = typeof ResponseMessage.Type
 
@@ -237,6 +249,7 @@ export const Delta = Schema.Struct({
   reasoning_content: Nullable(Schema.String),
   reasoning: Nullable(Schema.String),
   tool_calls: Nullable(Schema.Array(ToolCallFragment)),
+  images: Nullable(Schema.Array(OutputImage)),
 })
 export type Delta = typeof Delta.Type
 

@@ -75,6 +75,31 @@ export const WireExtras = Schema.Record({
 })
 export type WireExtras = typeof WireExtras.Type
 
+export const Modality = Schema.Literal("text", "image", "audio")
+export type Modality = typeof Modality.Type
+
+/** What a drawing model is asked for (Gemini imageConfig; OpenAI images' n/size reduced). */
+export const ImageOutput = Schema.Struct({
+  /** `W:H` (Gemini aspectRatio). */
+  aspectRatio: Schema.optional(Schema.String),
+  /** `1K` | `2K` | `4K` (Gemini imageSize). */
+  size: Schema.optional(Schema.String),
+  /** Images wanted (OpenAI n); providers that draw one per call fan out. */
+  count: Schema.optional(Schema.Number),
+})
+export type ImageOutput = typeof ImageOutput.Type
+
+/** The kinds of output asked for (Gemini responseModalities, OpenAI modalities / images endpoints). */
+export const OutputConfig = Schema.Struct({
+  modalities: Schema.optional(Schema.Array(Modality)),
+  image: Schema.optional(ImageOutput),
+})
+export type OutputConfig = typeof OutputConfig.Type
+
+/** True when the request asks for image output. */
+export const wantsImages = (request: { readonly output?: OutputConfig | undefined }): boolean =>
+  request.output?.modalities?.includes("image") === true
+
 export const ChatRequest = Schema.Struct({
   /** The model id the client named (before routing) or the upstream model (after). */
   model: Schema.String,
@@ -98,6 +123,8 @@ export const ChatRequest = Schema.Struct({
   user: Schema.optional(Schema.String),
   metadata: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
   stream: Schema.Boolean,
+  /** Output modalities and image options; absent = text. */
+  output: Schema.optional(OutputConfig),
   extras: Schema.optional(WireExtras),
 })
 export type ChatRequest = typeof ChatRequest.Type

@@ -19,10 +19,15 @@ export const MediaSource = Schema.Union(
 )
 export type MediaSource = typeof MediaSource.Type
 
-/** An image (or other media: audio, pdf) given inline as base64 or by URL. */
+/**
+ * An image (or other media: audio, pdf) given inline as base64 or by URL — in a prompt, or in an
+ * answer from a model that draws (Gemini image models, OpenAI image models).
+ */
 export const ImagePart = Schema.Struct({
   type: Schema.Literal("image"),
   source: MediaSource,
+  /** Gemini thoughtSignature on an image it drew (kept for multi-turn editing). */
+  signature: Schema.optional(Schema.String),
 })
 export type ImagePart = typeof ImagePart.Type
 

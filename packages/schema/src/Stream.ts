@@ -22,6 +22,13 @@ export const ReasoningDelta = Schema.TaggedStruct("reasoning_delta", {
   signature: Schema.optional(Schema.String),
   redacted: Schema.optional(Schema.String),
 })
+/** A whole image the model drew (no provider streams partial images as parts of an answer). */
+export const ImageEvent = Schema.TaggedStruct("image", {
+  mediaType: Schema.String,
+  /** Base64 bytes. */
+  data: Schema.String,
+  signature: Schema.optional(Schema.String),
+})
 export const ToolCallStart = Schema.TaggedStruct("tool_call_start", {
   index: Schema.Number,
   id: Schema.String,
@@ -46,6 +53,7 @@ export const StreamEvent = Schema.Union(
   StartEvent,
   TextDelta,
   ReasoningDelta,
+  ImageEvent,
   ToolCallStart,
   ToolCallDelta,
   ToolCallEnd,

@@ -8,7 +8,7 @@ import { Cause, Effect, Redacted, Stream } from "effect"
 import { Errors } from "@sluice/schema"
 import type { Handler, Ingress, RequestContext } from "@sluice/core"
 import { Echo, Ingress as IngressM } from "@sluice/core"
-import { readJson } from "./Body.ts"
+import { readBytes, readJson } from "./Body.ts"
 
 export interface AppOptions {
   readonly ingresses: ReadonlyArray<Ingress.Ingress>
@@ -158,7 +158,16 @@ export const make = (options: AppOptions): HttpApp.Default => {
           ? ingress.error(denied.value)
           : yield* route
               .handle(
-                { method, path, params, query, headers, json: readJson(request, options.bodyLimit), ctx },
+                {
+                  method,
+                  path,
+                  params,
+                  query,
+                  headers,
+                  json: readJson(request, options.bodyLimit),
+                  bytes: (limit) => readBytes(request, limit ?? options.bodyLimit),
+                  ctx,
+                },
                 refused === undefined
                   ? handler
                   : (r) => {

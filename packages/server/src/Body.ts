@@ -88,6 +88,24 @@ export const readJson = (
     )
   })
 
+/** The body's bytes under a limit (content-length checked first), whatever its content type. */
+export const readBytes = (
+  request: HttpServerRequest.HttpServerRequest,
+  limit: number,
+): Effect.Effect<Uint8Array, GatewayError> =>
+  Effect.suspend(() => {
+    const declared = Number(request.headers["content-length"] ?? Number.NaN)
+    if (declared > limit) return Effect.fail(tooLarge(limit))
+    const source = nodeSource(request)
+    return Effect.flatMap(
+      source === undefined ? collectStream(request, limit) : collectNode(source, limit),
+      ({ size, chunks }): Effect.Effect<Uint8Array, GatewayError> =>
+        size > limit
+          ? Effect.fail(tooLarge(limit))
+          : Effect.succeed(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)),
+    )
+  })
+
 interface Collected {
   readonly size: number
   readonly chunks: Array<Uint8Array>

@@ -14,6 +14,8 @@ export interface Recorded {
   readonly query: URLSearchParams
   readonly headers: Http.IncomingHttpHeaders
   readonly body: unknown
+  /** The body's bytes as received (multipart forms, uploads). */
+  readonly raw: Buffer
   /** Resolves when the gateway's connection for this request closed (abort detection). */
   readonly closed: Promise<number>
 }
@@ -48,7 +50,8 @@ export const start = async (): Promise<MockUpstream> => {
     const closed = new Promise<number>((resolve) => res.once("close", () => resolve(Date.now() - started)))
     const chunks: Array<Buffer> = []
     for await (const c of req) chunks.push(c as Buffer)
-    const raw = Buffer.concat(chunks).toString("utf8")
+    const rawBytes = Buffer.concat(chunks)
+    const raw = rawBytes.toString("utf8")
     let body: unknown = raw
     try {
       body = raw === "" ? undefined : JSON.parse(raw)
@@ -61,6 +64,7 @@ export const start = async (): Promise<MockUpstream> => {
       query: url.searchParams,
       headers: req.headers,
       body,
+      raw: rawBytes,
       closed,
     }
     requests.push(recorded)

@@ -93,7 +93,7 @@ interface Observation {
 }
 
 const isContent = (e: StreamEvent) =>
-  e._tag === "text_delta" || e._tag === "reasoning_delta" || e._tag === "tool_call_start"
+  e._tag === "text_delta" || e._tag === "reasoning_delta" || e._tag === "tool_call_start" || e._tag === "image"
 
 const promptText = (r: GatewayRequest): string => {
   if (r._tag === "Embed") return r.embed.inputs.join("\n")

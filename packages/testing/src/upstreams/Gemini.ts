@@ -7,12 +7,18 @@
  * JSON-Schema keywords in `parameters`, and function calls replayed without the thought
  * signature it issued are all 400s in Google's error shape.
  *
+ * Image models (ids containing `-image`) draw: each answer carries one `inlineData` PNG (whose
+ * colour depends on the prompt and the number of input images), after a caption unless
+ * `responseModalities` is `["IMAGE"]`; IMAGE output asked of another model, an unknown modality,
+ * or an `imageConfig` outside Google's documented values is a 400.
+ *
  * Default answers: a prompt naming a declared function calls it (with a thoughtSignature on the
  * first call); a turn of functionResponses is summarised; otherwise it echoes. `includeThoughts`
  * adds a thought part. Tests can script the next answers with `script`.
  */
 import { createHash } from "node:crypto"
 import type * as Http from "node:http"
+import { deflateSync } from "node:zlib"
 import * as MockUpstream from "../MockUpstream.ts"
 
 type Json = Record<string, unknown>
@@ -372,6 +378,68 @@ const checkRequest = (
 
 // ---- answers ----------------------------------------------------------------------------------
 
+const crc = (buf: Buffer): number => {
+  let c = 0xffffffff
+  for (const b of buf) {
+    c ^= b
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+  }
+  return (c ^ 0xffffffff) >>> 0
+}
+
+const pngChunk = (type: string, data: Buffer): Buffer => {
+  const len = Buffer.alloc(4)
+  len.writeUInt32BE(data.length)
+  const body = Buffer.concat([Buffer.from(type, "ascii"), data])
+  const sum = Buffer.alloc(4)
+  sum.writeUInt32BE(crc(body))
+  return Buffer.concat([len, body, sum])
+}
+
+/** An 8×8 one-colour PNG whose colour is a hash of `seed`. */
+export const drawPng = (seed: string): Buffer => {
+  const rgb = createHash("sha256").update(seed).digest().subarray(0, 3)
+  const row = Buffer.concat([Buffer.from([0]), ...Array.from({ length: 8 }, () => rgb)])
+  const header = Buffer.alloc(13)
+  header.writeUInt32BE(8, 0)
+  header.writeUInt32BE(8, 4)
+  header.set([8, 2, 0, 0, 0], 8)
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk("IHDR", header),
+    pngChunk("IDAT", deflateSync(Buffer.concat(Array.from({ length: 8 }, () => row)))),
+    pngChunk("IEND", Buffer.alloc(0)),
+  ])
+}
+
+/** Tokens Gemini bills per drawn image. */
+export const imageTokens = 1290
+
+const aspectRatios = new Set(["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"])
+const imageSizes = new Set(["1K", "2K", "4K"])
+
+/** The output modalities a request asks for, checked as Google checks them. */
+const modalitiesOf = (body: Json, model: string): Array<string> | undefined => {
+  const gc = isObj(body.generationConfig) ? body.generationConfig : {}
+  const raw = gc.responseModalities
+  const ic = gc.imageConfig
+  if (isObj(ic)) {
+    if (ic.aspectRatio !== undefined && !aspectRatios.has(String(ic.aspectRatio)))
+      throw new Reject(400, `Invalid aspect ratio: ${String(ic.aspectRatio)}`)
+    if (ic.imageSize !== undefined && !imageSizes.has(String(ic.imageSize)))
+      throw new Reject(400, `Invalid image size: ${String(ic.imageSize)}`)
+  }
+  if (raw === undefined) return undefined
+  if (!Array.isArray(raw)) throw new Reject(400, "Invalid value at 'generation_config.response_modalities'")
+  const list = raw.map((m) => String(m).toUpperCase())
+  for (const m of list)
+    if (!["TEXT", "IMAGE", "AUDIO"].includes(m))
+      throw new Reject(400, `Invalid value at 'generation_config.response_modalities' (${m})`)
+  if (list.includes("IMAGE") && !model.includes("-image"))
+    throw new Reject(400, "Model does not support the requested response modalities: image")
+  return list
+}
+
 const tokens = (s: string) => Math.ceil(s.length / 4)
 
 const textOfContents = (body: Json): string => {
@@ -436,8 +504,9 @@ export const start = async (options: Options = {}): Promise<GeminiMock> => {
   let responseCounter = 0
   const responseId = () => Buffer.from(`resp-${Date.now()}-${responseCounter++}`).toString("base64url").slice(0, 22)
 
-  const plan = (body: Json, script: Script | undefined): Planned => {
+  const plan = (body: Json, script: Script | undefined, model = ""): Planned => {
     const gc = isObj(body.generationConfig) ? body.generationConfig : {}
+    const modalities = modalitiesOf(body, model)
     const tc = isObj(gc.thinkingConfig) ? gc.thinkingConfig : {}
     const contents = body.contents as Array<Json>
     const last = contents[contents.length - 1]!
@@ -489,6 +558,17 @@ export const start = async (options: Options = {}): Promise<GeminiMock> => {
       })
       return { parts, finishReason: "STOP", thoughtTokens }
     }
+    if (model.includes("-image")) {
+      const inputs = contents
+        .flatMap((c) => (Array.isArray(c.parts) ? (c.parts as Array<Json>) : []))
+        .filter((p) => isObj(p.inlineData)).length
+      if (!(modalities !== undefined && modalities.length === 1 && modalities[0] === "IMAGE"))
+        parts.push({ text: `Here is ${prompt}` })
+      parts.push({
+        inlineData: { mimeType: "image/png", data: drawPng(`${prompt}|${inputs}`).toString("base64") },
+      })
+      return { parts, finishReason: "STOP", thoughtTokens }
+    }
     const max = typeof gc.maxOutputTokens === "number" ? gc.maxOutputTokens : undefined
     let answer = `Echo: ${prompt}`
     let finishReason = "STOP"
@@ -503,15 +583,21 @@ export const start = async (options: Options = {}): Promise<GeminiMock> => {
   const usage = (body: Json, parts: Array<Json>, thoughtTokens: number, final: boolean): Json => {
     const prompt = tokens(textOfContents(body))
     const out = parts
-      .filter((p) => p.thought !== true)
+      .filter((p) => p.thought !== true && !isObj(p.inlineData))
       .map((p) => (typeof p.text === "string" ? p.text : JSON.stringify(p.functionCall ?? "")))
       .join("")
-    const candidates = tokens(out)
+    const images = parts.filter((p) => isObj(p.inlineData)).length
+    const candidates = tokens(out) + images * imageTokens
     const u: Json = { promptTokenCount: prompt }
     if (final) u.candidatesTokenCount = candidates
     u.totalTokenCount = prompt + (final ? candidates + thoughtTokens : 0)
     u.promptTokensDetails = [{ modality: "TEXT", tokenCount: prompt }]
     if (final && thoughtTokens > 0) u.thoughtsTokenCount = thoughtTokens
+    if (final && images > 0)
+      u.candidatesTokensDetails = [
+        { modality: "TEXT", tokenCount: candidates - images * imageTokens },
+        { modality: "IMAGE", tokenCount: images * imageTokens },
+      ]
     return u
   }
 
@@ -582,7 +668,7 @@ export const start = async (options: Options = {}): Promise<GeminiMock> => {
         if (script !== undefined && ("chunks" in script || "resetAfter" in script)) {
           chunks = [...("chunks" in script ? script.chunks : script.resetAfter)]
         } else {
-          const p = plan(body, script)
+          const p = plan(body, script, modelVersion)
           // Stream: thought, then the text in word groups, function calls whole; the finish and
           // the complete usage ride on the last chunk.
           const pieces: Array<Array<Json>> = []

@@ -3,7 +3,8 @@
  * its flavour) — not with any Sluice codec, so tests through it can fail.
  *
  * Endpoints under `prefix` (default `/v1`): POST /chat/completions (JSON, or SSE with
- * `data: [DONE]`), POST /embeddings (float or base64), GET /models, GET /models/{id}.
+ * `data: [DONE]`), POST /embeddings (float or base64), POST /images/generations, POST /images/edits
+ * (OpenAIImages.ts), GET /models, GET /models/{id}.
  *
  * Directives in the last user message script it:
  * - `fail:429` / `fail:500` (any status) → an error in OpenAI's shape (429 with retry-after);
@@ -21,6 +22,7 @@
  */
 import type * as Http from "node:http"
 import * as MockUpstream from "../MockUpstream.ts"
+import * as Images from "./OpenAIImages.ts"
 
 export interface Options {
   /** Path prefix of the API: `/v1` for OpenAI, `` for DeepSeek's base URL. */
@@ -411,6 +413,8 @@ export const start = async (options: Options = {}): Promise<OpenAIUpstream> => {
     }
   up.on("POST", `${prefix}/chat/completions`, authorized(chat(options)))
   up.on("POST", `${prefix}/embeddings`, authorized(embeddings(options)))
+  up.on("POST", `${prefix}/images/generations`, authorized(Images.generations))
+  up.on("POST", `${prefix}/images/edits`, authorized(Images.edits))
   up.on(
     "GET",
     `${prefix}/models`,
