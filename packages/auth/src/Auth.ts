@@ -150,8 +150,8 @@ export const make = (store: KeyStore, options: AuthOptions = {}): Auth => {
         if (model !== undefined && options.passthrough?.(model) === true) return yield* next(request)
         return yield* Effect.fail(invalid)
       }
-      // The request span (tracing runs outside auth) learns whose key this is — its name, never the key.
-      yield* Effect.annotateCurrentSpan("sluice.key.name", record.name)
+      // Outer middleware (tracing, request logs) learn whose key this is, typed — never the key.
+      if (request.ctx.notes !== undefined) request.ctx.notes.principal = toPrincipal(record)
       const denied = check(record, model, (options.now ?? Date.now)())
       if (denied !== undefined) return yield* Effect.fail(denied)
       const principal = principalOf(record)

@@ -22,7 +22,7 @@ import {
 } from "effect"
 import { type ChatRequest, Errors, type GatewayError, type StreamEvent } from "@sluice/schema"
 import type { ConfigError, GatewayConfig } from "./Config.ts"
-import type { GatewayResponse, Handler, RequestContext } from "./Handler.ts"
+import type { GatewayResponse, Handler, RequestContext, Route } from "./Handler.ts"
 import type { MiddlewareSpec } from "./Middleware.ts"
 import * as ModelId from "./ModelId.ts"
 import * as RouteParams from "./RouteParams.ts"
@@ -70,6 +70,13 @@ interface Outcome<A> {
 }
 
 const responseHeaders = (a: Attempt) => ({ "x-sluice-target": keyOf(a.target), "x-sluice-attempts": String(a.number) })
+
+const routeOf = (a: Attempt): Route => ({
+  target: keyOf(a.target),
+  provider: a.target.provider,
+  model: a.target.model,
+  attempts: a.number,
+})
 
 export interface TerminalOptions {
   readonly router: Router.RouterService
@@ -295,7 +302,12 @@ export const terminal = (options: TerminalOptions): Handler => {
         if (chat.stream) {
           return Effect.map(
             execute(request.ctx, chat.model, (a, t) => openStream(chat, a, t)),
-            (o): GatewayResponse => ({ _tag: "ChatStream", events: o.value, headers: responseHeaders(o.attempt) }),
+            (o): GatewayResponse => ({
+              _tag: "ChatStream",
+              events: o.value,
+              headers: responseHeaders(o.attempt),
+              route: routeOf(o.attempt),
+            }),
           )
         }
         return Effect.map(
@@ -306,7 +318,12 @@ export const terminal = (options: TerminalOptions): Handler => {
               "response",
             ),
           ),
-          (o): GatewayResponse => ({ _tag: "Chat", chat: o.value, headers: responseHeaders(o.attempt) }),
+          (o): GatewayResponse => ({
+            _tag: "Chat",
+            chat: o.value,
+            headers: responseHeaders(o.attempt),
+            route: routeOf(o.attempt),
+          }),
         )
       }
       case "CountTokens":
@@ -314,7 +331,12 @@ export const terminal = (options: TerminalOptions): Handler => {
           execute(request.ctx, request.chat.model, (a) =>
             a.provider.countTokens({ ...request.chat, model: a.target.model }, a.call),
           ),
-          (o): GatewayResponse => ({ _tag: "CountTokens", inputTokens: o.value, headers: responseHeaders(o.attempt) }),
+          (o): GatewayResponse => ({
+            _tag: "CountTokens",
+            inputTokens: o.value,
+            headers: responseHeaders(o.attempt),
+            route: routeOf(o.attempt),
+          }),
         )
       case "Embed":
         return Effect.map(
@@ -325,7 +347,12 @@ export const terminal = (options: TerminalOptions): Handler => {
               "response",
             ),
           ),
-          (o): GatewayResponse => ({ _tag: "Embed", embed: o.value, headers: responseHeaders(o.attempt) }),
+          (o): GatewayResponse => ({
+            _tag: "Embed",
+            embed: o.value,
+            headers: responseHeaders(o.attempt),
+            route: routeOf(o.attempt),
+          }),
         )
     }
   }

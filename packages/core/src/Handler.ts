@@ -40,6 +40,28 @@ export interface RequestContext {
   /** The credential the client presented where its SDK puts one. Never logged. */
   readonly credential: Redacted.Redacted<string> | undefined
   readonly principal?: Principal | undefined
+  /**
+   * What inner middleware learn for the outer ones (tracing, request logs), typed: auth notes the
+   * verified key here, since an outer middleware never sees the context it passes inward. Set by
+   * whichever outer middleware wants to read it; absent otherwise.
+   */
+  readonly notes?: RequestNotes | undefined
+}
+
+export interface RequestNotes {
+  /** The verified key's principal (never the key itself). */
+  principal?: Principal | undefined
+}
+
+/** Where a request was answered: set by the terminal handler, read by tracing and request logs. */
+export interface Route {
+  /** `provider/model` of the deployment that answered. */
+  readonly target: string
+  readonly provider: string
+  /** The upstream model id. */
+  readonly model: string
+  /** 1-based number of the attempt that answered (retries and fallbacks counted). */
+  readonly attempts: number
 }
 
 export type GatewayRequest =
@@ -50,16 +72,19 @@ export type GatewayRequest =
 
 export type Headers = Readonly<Record<string, string>>
 
+/** Response metadata every variant may carry (typed; clients see only `headers`). */
+interface Meta {
+  readonly headers: Headers
+  /** Set by the terminal handler for answers that came from an upstream (absent for e.g. cache hits). */
+  readonly route?: Route | undefined
+}
+
 export type GatewayResponse =
-  | { readonly _tag: "Chat"; readonly chat: ChatResponse; readonly headers: Headers }
-  | {
-      readonly _tag: "ChatStream"
-      readonly events: Stream.Stream<StreamEvent, GatewayError>
-      readonly headers: Headers
-    }
-  | { readonly _tag: "Embed"; readonly embed: EmbedResponse; readonly headers: Headers }
-  | { readonly _tag: "CountTokens"; readonly inputTokens: number; readonly headers: Headers }
-  | { readonly _tag: "ListModels"; readonly models: ReadonlyArray<ModelInfo>; readonly headers: Headers }
+  | (Meta & { readonly _tag: "Chat"; readonly chat: ChatResponse })
+  | (Meta & { readonly _tag: "ChatStream"; readonly events: Stream.Stream<StreamEvent, GatewayError> })
+  | (Meta & { readonly _tag: "Embed"; readonly embed: EmbedResponse })
+  | (Meta & { readonly _tag: "CountTokens"; readonly inputTokens: number })
+  | (Meta & { readonly _tag: "ListModels"; readonly models: ReadonlyArray<ModelInfo> })
 
 /** A Handler closes over its services, so it needs nothing from the environment. */
 export type Handler = (request: GatewayRequest) => Effect.Effect<GatewayResponse, GatewayError>

@@ -21,7 +21,15 @@ export * as Router from "./Router.ts"
 export * as Secrets from "./Secrets.ts"
 export * as Sse from "./Sse.ts"
 export * as Wildcard from "./Wildcard.ts"
-export type { GatewayRequest, GatewayResponse, Handler as HandlerFn, Principal, RequestContext } from "./Handler.ts"
+export type {
+  GatewayRequest,
+  GatewayResponse,
+  Handler as HandlerFn,
+  Principal,
+  RequestContext,
+  RequestNotes,
+  Route,
+} from "./Handler.ts"
 export type { Middleware as MiddlewareFn, MiddlewareSpec } from "./Middleware.ts"
 export type { CallContext, Provider as ProviderService, ProviderType } from "./Provider.ts"
 export * as Resilience from "./Resilience.ts"

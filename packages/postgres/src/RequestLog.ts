@@ -154,7 +154,7 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn, never, Scope
       (Cause.isInterruptedOnly(cause) ? undefined : new Errors.Internal({ message: "internal error" }))
 
     const observe = (o: Observation, r: GatewayResponse) => {
-      o.target = r.headers["x-sluice-target"]
+      o.target = r.route?.target
       o.cacheHit = r.headers["x-sluice-cache"] === "hit"
       if (r._tag === "Chat") {
         o.model = r.chat.model

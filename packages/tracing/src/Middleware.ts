@@ -26,6 +26,7 @@ import {
   Middleware as MiddlewareM,
   type MiddlewareFn,
   type MiddlewareSpec,
+  type RequestNotes,
 } from "@sluice/core"
 import { Errors, type GatewayError, Parts, type StreamEvent, type Usage } from "@sluice/schema"
 import { Cause, Effect, Exit, Option, Redacted, Stream, type Tracer } from "effect"
@@ -78,6 +79,8 @@ interface Observation {
   readonly span: Span | undefined
   /** What inner middleware sees as the current span (annotations land here). */
   readonly effectSpan: RequestSpan
+  /** Typed notes inner middleware leave for us (auth: the verified key). */
+  readonly notes: RequestNotes
   target?: string
   attempts?: string
   responseModel?: string
@@ -198,7 +201,8 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
         )
       }
       const effectSpan = new RequestSpan(operation, span)
-      return { request, operation, model, span, effectSpan, stream: false, done: false }
+      const notes = request.ctx.notes ?? {}
+      return { request, operation, model, span, effectSpan, notes, stream: false, done: false }
     }
 
     const observeEvent = (o: Observation, e: StreamEvent) => {
@@ -219,10 +223,10 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
     }
 
     const observeResponse = (o: Observation, r: GatewayResponse) => {
-      const target = r.headers["x-sluice-target"]
-      if (target !== undefined) o.target = target
-      const attempts = r.headers["x-sluice-attempts"]
-      if (attempts !== undefined) o.attempts = attempts
+      if (r.route !== undefined) {
+        o.target = r.route.target
+        o.attempts = String(r.route.attempts)
+      }
       const cache = r.headers["x-sluice-cache"]
       if (cache === "hit" || cache === "miss" || cache === "bypass") o.cache = cache
       switch (r._tag) {
@@ -251,14 +255,15 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
       if (o.done) return
       o.done = true
       const latencyMs = Date.now() - o.request.ctx.startedAt
-      // A principal set before us (tracing inside auth), or the name auth annotated further in.
-      const keyName = o.request.ctx.principal?.name ?? o.effectSpan.keyName
+      // A principal set before us (tracing inside auth), or the one auth noted further in.
+      const keyName = o.request.ctx.principal?.name ?? o.notes.principal?.name
       const provider = o.target === undefined ? undefined : o.target.slice(0, o.target.indexOf("/"))
       const usage = o.usage
       const span = o.span
       if (span !== undefined) {
         if (provider !== undefined) span.setAttribute("gen_ai.provider.name", provider)
         if (o.target !== undefined) span.setAttribute("sluice.target", Labels.cap(o.target, Labels.maxId))
+        if (keyName !== undefined) span.setAttribute("sluice.key.name", keyName)
         if (o.attempts !== undefined) span.setAttribute("sluice.attempts", Number(o.attempts))
         if (o.responseModel !== undefined)
           span.setAttribute("gen_ai.response.model", Labels.cap(o.responseModel, Labels.maxId))
@@ -372,11 +377,16 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
             ...request,
             ctx: {
               ...request.ctx,
+              notes: o.notes,
               headers: { ...request.ctx.headers, traceparent: Traceparent.format(o.span.spanContext()) },
             },
           }
           call = next(forwarded).pipe(Effect.withParentSpan(o.effectSpan), Effect.withTracer(effectTracer))
-        } else call = Effect.withParentSpan(next(request), o.effectSpan)
+        } else {
+          const noted: GatewayRequest =
+            request.ctx.notes === o.notes ? request : { ...request, ctx: { ...request.ctx, notes: o.notes } }
+          call = Effect.withParentSpan(next(noted), o.effectSpan)
+        }
         return call.pipe(
           Effect.map((response) => {
             observeResponse(o, response)

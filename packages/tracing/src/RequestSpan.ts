@@ -1,8 +1,7 @@
 /**
  * The request span as Effect sees it while `next` runs: the parent of core's attempt spans, and
- * the target of `Effect.annotateCurrentSpan` from middleware further in. That is how a value
- * only an inner middleware knows reaches the request span, the metrics and the access log —
- * auth annotates `sluice.key.name` with the key's name (never the key) after verifying it.
+ * the target of `Effect.annotateCurrentSpan` from middleware further in. (The verified key's
+ * name no longer travels this way: auth notes the principal in `ctx.notes`, typed.)
  */
 import type { Span as OtelSpan } from "@opentelemetry/api"
 import { Context, Option, type Tracer } from "effect"

@@ -41,7 +41,7 @@ const attempting =
 
 const withTarget = (r: GatewayResponse): GatewayResponse => ({
   ...r,
-  headers: { ...r.headers, "x-sluice-target": "mock/mock-1", "x-sluice-attempts": "1" },
+  route: { target: "mock/mock-1", provider: "mock", model: "mock-1", attempts: 1 },
 })
 
 describe("tracing middleware", () => {
@@ -131,7 +131,8 @@ describe("tracing middleware", () => {
       const stub = Stub.stub(() =>
         Effect.succeed({
           _tag: "ChatStream",
-          headers: { "x-sluice-target": "p/up-model" },
+          headers: {},
+          route: { target: "p/up-model", provider: "p", model: "up-model", attempts: 1 },
           events: Stream.fromIterable(events).pipe(
             Stream.tap(() => Effect.sleep("5 millis")),
             // An attempt span opened lazily inside the stream (as a provider would) still nests.
@@ -212,13 +213,16 @@ describe("tracing middleware", () => {
     }),
   )
 
-  it.effect("an inner middleware's key-name annotation reaches the span and the log", () =>
+  it.effect("the key an inner middleware notes (typed, in ctx.notes) reaches the span and the log", () =>
     Effect.gen(function* () {
       const { exporter, lines, build } = setup()
       const stub = Stub.stub()
-      // What auth does after verifying a key: annotate the current span with the key's name.
+      // What auth does after verifying a key: note its principal for the middleware outside it.
       const auth: HandlerFn = (request) =>
-        Effect.zipRight(Effect.annotateCurrentSpan("sluice.key.name", "team-b"), stub.handler(request))
+        Effect.suspend(() => {
+          if (request.ctx.notes !== undefined) request.ctx.notes.principal = { id: "kb", name: "team-b" }
+          return stub.handler(request)
+        })
       yield* (yield* build)(auth)(Stub.chat({ model: "m" }))
       const [root] = byName(exporter.getFinishedSpans(), "chat m")
       expect(root!.attributes["sluice.key.name"]).toBe("team-b")

@@ -107,7 +107,12 @@ describe("tracing plugin", () => {
       expect(route?.path).toBe("/metrics")
       const ok = installed.middleware(
         Stub.stub(() =>
-          Effect.succeed({ _tag: "Chat", chat: Stub.chatResponse(), headers: { "x-sluice-target": "mock/mock" } }),
+          Effect.succeed({
+            _tag: "Chat",
+            chat: Stub.chatResponse(),
+            headers: {},
+            route: { target: "mock/mock", provider: "mock", model: "mock", attempts: 1 },
+          }),
         ).handler,
       )
       const principal = { id: "k", name: "team-a" }
