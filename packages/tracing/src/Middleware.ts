@@ -263,7 +263,7 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
       if (span !== undefined) {
         if (provider !== undefined) span.setAttribute("gen_ai.provider.name", provider)
         if (o.target !== undefined) span.setAttribute("sluice.target", Labels.cap(o.target, Labels.maxId))
-        if (keyName !== undefined) span.setAttribute("sluice.key.name", keyName)
+        if (keyName !== undefined) span.setAttribute("sluice.key.name", Labels.cap(keyName, Labels.maxId))
         if (o.attempts !== undefined) span.setAttribute("sluice.attempts", Number(o.attempts))
         if (o.responseModel !== undefined)
           span.setAttribute("gen_ai.response.model", Labels.cap(o.responseModel, Labels.maxId))
