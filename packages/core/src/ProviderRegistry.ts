@@ -3,7 +3,7 @@
  * and the ProviderTypes that protocol packages contribute.
  */
 import { HttpClient } from "@effect/platform"
-import { Context, Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { type ConfigIssue, ConfigError, type GatewayConfig, type ProviderConfig } from "./Config.ts"
 import * as CredentialHeaders from "./CredentialHeaders.ts"
 import type { Provider, ProviderType } from "./Provider.ts"
@@ -15,8 +15,6 @@ export interface Registry {
   readonly config: (name: string) => ProviderConfig | undefined
   readonly names: ReadonlyArray<string>
 }
-
-export class ProviderRegistry extends Context.Tag("@sluice/core/ProviderRegistry")<ProviderRegistry, Registry>() {}
 
 export const make = (
   config: GatewayConfig,
@@ -62,9 +60,6 @@ export const make = (
       names: [...providers.keys()],
     }
   })
-
-export const layer = (config: GatewayConfig, types: ReadonlyArray<ProviderType>) =>
-  Layer.effect(ProviderRegistry, make(config, types))
 
 /** A registry over providers built by hand (tests, custom gateways). */
 export const fromProviders = (providers: ReadonlyArray<Provider>): Registry => {

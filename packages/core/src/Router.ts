@@ -4,7 +4,7 @@
  * then fallbacks — each a set of weighted deployments, so retries, fallbacks and balancing can
  * be layered on without changing this interface.
  */
-import { Context, Either, type Redacted } from "effect"
+import { Either, type Redacted } from "effect"
 import { Errors, type ModelInfo } from "@sluice/schema"
 import type { GatewayConfig, ModelEntry, RouteRule } from "./Config.ts"
 import * as Echo from "./Echo.ts"
@@ -39,8 +39,6 @@ export interface RouterService {
   /** The model ids this gateway routes by name (models: entries), for model listings. */
   readonly models: ReadonlyArray<ModelInfo>
 }
-
-export class Router extends Context.Tag("@sluice/core/Router")<Router, RouterService>() {}
 
 const targetsOf = (entry: ModelEntry, rule?: RouteRule): ReadonlyArray<Target> => {
   const params = RouteParams.resolve(entry, rule)
