@@ -34,7 +34,7 @@ beforeAll(async () => {
       { name: "narrow", key: "sk-narrow-key-0123456789", models: ["mock"] },
     ],
     admin: { key: "admin-secret-0123456789" },
-    realtime: { maxFrame: "64kb", recheckInterval: "200ms" },
+    realtime: { maxFrame: "64kb", recheckInterval: "200ms", stallTimeout: "2s" },
   })
 }, 60_000)
 
@@ -186,6 +186,19 @@ describe("Live sessions end cleanly", () => {
     const b = raw("key=sk-narrow-key-0123456789")
     b.on("open", () => b.send(JSON.stringify({ setup: { model: "models/live-model" } })))
     expect(await closeOf(b)).toMatchObject({ code: 1008, reason: expect.stringContaining("may not use") })
+  })
+
+  it("ends a session whose upstream stalls mid-turn with 1011, and closes the upstream", async () => {
+    const before = live.open()
+    const { session, until, closedWith } = await connect("live-model")
+    session.sendClientContent({ turns: [{ role: "user", parts: [{ text: "hi" }] }], turnComplete: true })
+    await until((m) => m.serverContent?.turnComplete === true)
+    // Idle between turns is not a stall; a turn the upstream never answers is.
+    session.sendClientContent({ turns: [{ role: "user", parts: [{ text: "please stall" }] }], turnComplete: true })
+    expect(await closedWith()).toMatchObject({ code: 1011, reason: expect.stringContaining("sent nothing") })
+    const deadline = Date.now() + 10_000
+    while (live.open() > before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    expect(live.open()).toBe(before)
   })
 
   it("closes the upstream when the client leaves, and the client when the upstream leaves", async () => {

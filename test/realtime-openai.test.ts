@@ -61,6 +61,7 @@ beforeAll(async () => {
         "rt-model": { provider: "rt", model: "gpt-realtime-up" },
       },
       keys: [{ name: "tester", key }],
+      realtime: { stallTimeout: "2s" },
     },
     {},
     { tls: { cert: cert.toString(), key: Fs.readFileSync(Path.join(dir, "key.pem"), "utf8") } },
@@ -195,6 +196,23 @@ describe("Realtime refusals", () => {
     rt.send({ type: "session.update", session: { type: "realtime", output_modalities: ["text"] } })
     await until("session.updated")
     rt.close()
+  })
+
+  it("ends a session whose upstream stalls mid-turn with an error event and 1011", async () => {
+    const { rt, until, closed } = await connect("live-model")
+    await until("session.created")
+    rt.send({ type: "session.update", session: { type: "realtime", output_modalities: ["text"] } })
+    await until("session.updated")
+    rt.send({
+      type: "conversation.item.create",
+      item: { type: "message", role: "user", content: [{ type: "input_text", text: "please stall" }] },
+    })
+    rt.send({ type: "response.create" })
+    const error = (await until("error")).at(-1)!
+    expect(error.error.message).toContain("sent nothing")
+    const deadline = Date.now() + 10_000
+    while (closed() === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    expect(closed()).toBe(1011)
   })
 
   it("refuses a bad key with an error event and close code 1008", async () => {

@@ -85,6 +85,8 @@ export const geminiLive = (apiKey: string): Promise<MockServer> =>
       const send = (o: unknown) => ws.send(Buffer.from(JSON.stringify(o)))
       const fail = (reason: string) => ws.close(1007, reason)
       const answer = (text: string) => {
+        // Fault injection: a model that accepts the turn and then says nothing, without closing.
+        if (text.includes("stall")) return
         const tools = setup?.tools?.[0]?.functionDeclarations ?? []
         if (weather(text) && tools.length > 0) {
           const id = `fc-${++calls}`

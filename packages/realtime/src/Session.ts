@@ -20,6 +20,8 @@ export interface Limits {
   readonly maxDuration: number
   /** Milliseconds between re-checks of the session's key. */
   readonly recheckInterval: number
+  /** Milliseconds the upstream may stay silent while a turn is open. */
+  readonly stallTimeout: number
 }
 
 /** Where a model's session goes, or why it cannot. */
@@ -79,10 +81,32 @@ export const start = (options: SessionOptions): { readonly end: (ending: Ending)
   const texts: Array<string> = []
   let turn: Promise<Turn | undefined> | undefined
   const timers: Array<NodeJS.Timeout> = []
+  /** Armed while a turn is open; every upstream frame pushes it back. */
+  let stall: NodeJS.Timeout | undefined
+  const disarm = () => {
+    if (stall !== undefined) clearTimeout(stall)
+    stall = undefined
+  }
+  const arm = () => {
+    if (stall !== undefined) {
+      stall.refresh()
+      return
+    }
+    stall = setTimeout(
+      () =>
+        end({
+          _tag: "Unavailable",
+          message: `the upstream sent nothing for ${Math.round(limits.stallTimeout / 1000)} s during a turn`,
+        }),
+      limits.stallTimeout,
+    )
+    stall.unref()
+  }
 
   const end = (ending: Ending) => {
     if (ended) return
     ended = true
+    disarm()
     for (const t of timers) clearTimeout(t)
     const open = turn
     turn = undefined
@@ -114,6 +138,7 @@ export const start = (options: SessionOptions): { readonly end: (ending: Ending)
       return false
     }
     turn = Promise.resolve(result.turn)
+    arm()
     return true
   }
 
@@ -146,11 +171,14 @@ export const start = (options: SessionOptions): { readonly end: (ending: Ending)
         void current?.then((t) => t?.text(out.text))
         return
       case "ToolCalls":
+        // Now the client's turn to answer: the upstream is not stalling while it waits.
+        disarm()
         void current?.then((t) => {
           for (const c of out.calls) t?.toolCall(c.id, c.name, JSON.stringify(c.args))
         })
         return
       case "TurnDone":
+        disarm()
         turn = undefined
         void current?.then((t) => t?.finish(out.usage, out.status))
         return
@@ -162,6 +190,7 @@ export const start = (options: SessionOptions): { readonly end: (ending: Ending)
   const handlers: Handlers = {
     output: (outputs, raw) => {
       if (ended) return
+      if (stall !== undefined) stall.refresh()
       for (const out of outputs) observe(out)
       if (relay) {
         client.send(raw)
@@ -220,6 +249,7 @@ export const start = (options: SessionOptions): { readonly end: (ending: Ending)
     for (const input of decoded.inputs) {
       if (input._tag === "Text") texts.push(input.text)
       if (input._tag === "Respond" && !(await startTurn())) return
+      if (input._tag === "ToolResult" && turn !== undefined) arm()
       if (ended) return
       if (!relay) upstream.send(input)
     }
