@@ -12,6 +12,26 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { type HttpApp, HttpMiddleware, HttpServer } from "@effect/platform"
 import { Effect, Layer } from "effect"
 
+export interface Tls {
+  readonly cert: string | Buffer
+  readonly key: string | Buffer
+}
+
+/**
+ * A certificate that can change while the server runs: `update` swaps the TLS context of the
+ * listening server (connections already open keep theirs). It throws on a certificate and key
+ * that do not load, leaving the current one in place.
+ */
+export class TlsUpdates {
+  private apply: ((tls: Tls) => void) | undefined
+  attach(apply: (tls: Tls) => void): void {
+    this.apply = apply
+  }
+  update(tls: Tls): void {
+    this.apply?.(tls)
+  }
+}
+
 export interface NodeServerOptions {
   readonly host?: string | undefined
   readonly port: number
@@ -29,7 +49,9 @@ export interface NodeServerOptions {
    */
   readonly writeStallTimeout?: number | undefined
   /** Serve HTTPS (and wss://) with this certificate and key (PEM) instead of plain HTTP. */
-  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer } | undefined
+  readonly tls?: Tls | undefined
+  /** Where later certificates come from (a config reload); new connections use the newest. */
+  readonly tlsUpdates?: TlsUpdates | undefined
   /**
    * Called for each HTTP Upgrade request (WebSocket). It owns the socket: it must either complete
    * the handshake or answer and destroy it. Without it, upgrade requests are refused.
@@ -57,6 +79,10 @@ export const make = (app: HttpApp.Default, options: NodeServerOptions) =>
             cert: options.tls.cert,
             key: options.tls.key,
           }) as unknown as Http.Server)
+    if (options.tls !== undefined)
+      options.tlsUpdates?.attach((tls) =>
+        (server as unknown as Https.Server).setSecureContext({ cert: tls.cert, key: tls.key }),
+      )
     const upgrade = options.upgrade
     // Upgraded sockets (WebSocket sessions) are in-flight work too: they get the shutdown grace
     // period, then are destroyed with the remaining connections.

@@ -32,11 +32,36 @@ const readTls = (tls: { readonly cert: string; readonly key: string }) => ({
   key: Fs.readFileSync(tls.key),
 })
 
+/**
+ * After a reload, the certificate files are read again (renewed certificates, or new paths); a
+ * change between HTTP and HTTPS needs a restart.
+ */
+const reloadTls = (served: boolean, config: Config.GatewayConfig, updates: NodeServer.TlsUpdates) =>
+  Effect.gen(function* () {
+    const files = config.server.tls
+    if ((files !== undefined) !== served) {
+      return yield* Console.error(
+        `server.tls ${files === undefined ? "was removed" : "was added"}: restart the gateway to change between HTTP and HTTPS`,
+      )
+    }
+    if (files === undefined) return
+    yield* Effect.try({
+      try: () => updates.update(readTls(files)),
+      catch: (e) => (e as NodeJS.ErrnoException).code ?? "the certificate and key do not load",
+    }).pipe(
+      Effect.flatMap(() => Console.log("server.tls: certificate reloaded")),
+      Effect.catchAll((why) =>
+        Console.error(`server.tls: keeping the previous certificate (${String(why).slice(0, 80)})`),
+      ),
+    )
+  })
+
 /** Watch the file and SIGHUP; each trigger re-reads, validates and swaps the config. */
 const watchReloads = (
   file: string,
   reload: (loaded: ConfigFile.Loaded) => Effect.Effect<Either.Either<unknown, Config.ConfigError>>,
   adjust: (loaded: ConfigFile.Loaded) => ConfigFile.Loaded,
+  afterReload: (config: Config.GatewayConfig) => Effect.Effect<void>,
 ) =>
   Effect.gen(function* () {
     const runtime = yield* Effect.runtime<never>()
@@ -49,13 +74,15 @@ const watchReloads = (
         () =>
           run(
             ConfigFile.load(Option.some(file)).pipe(
-              Effect.flatMap((loaded) => reload(adjust(loaded))),
-              Effect.flatMap((result) =>
-                Either.isLeft(result)
-                  ? Console.error(
-                      `config reload (${why}) rejected, still serving the previous config:\n${result.left.message}`,
-                    )
-                  : Console.log(`config reloaded (${why})`),
+              Effect.map(adjust),
+              Effect.flatMap((loaded) =>
+                Effect.flatMap(reload(loaded), (result) =>
+                  Either.isLeft(result)
+                    ? Console.error(
+                        `config reload (${why}) rejected, still serving the previous config:\n${result.left.message}`,
+                      )
+                    : Effect.zipRight(Console.log(`config reloaded (${why})`), afterReload(loaded.config)),
+                ),
               ),
               Effect.catchAll((e) =>
                 Console.error(`config reload (${why}) rejected, still serving the previous config:\n${e.message}`),
@@ -100,9 +127,13 @@ export const command = Command.make(
           const reloader = yield* Reloader.make(loaded, (l: ConfigFile.Loaded, memoMap) =>
             Assemble.build(l.config, { memoMap, modules: l.modules }),
           ).pipe(Effect.mapError((e) => new ConfigFile.CliFailure(`invalid config:\n${e.message}`)))
-          if (Option.isSome(file)) yield* watchReloads(file.value, reloader.reload, adjust)
-          const assembled = reloader.current()
           const files = config.server.tls
+          const tlsUpdates = new NodeServer.TlsUpdates()
+          if (Option.isSome(file))
+            yield* watchReloads(file.value, reloader.reload, adjust, (next) =>
+              reloadTls(files !== undefined, next, tlsUpdates),
+            )
+          const assembled = reloader.current()
           const tls =
             files === undefined
               ? undefined
@@ -119,6 +150,7 @@ export const command = Command.make(
             shutdownTimeout: config.server.shutdownTimeout,
             writeStallTimeout: config.server.writeStallTimeout,
             tls,
+            tlsUpdates,
             // Sessions start on the current generation and keep it.
             upgrade: (req, socket, head) => reloader.current().upgrade(req, socket, head),
           }).pipe(
