@@ -22,8 +22,8 @@ export type Reply =
       readonly status: number
       /** e.g. `text/event-stream` or `application/json` (Gemini's streamed JSON array). */
       readonly contentType: string
-      /** Already framed text; errors must be encoded into the frames by the ingress. */
-      readonly body: Stream.Stream<string>
+      /** Already framed text (or bytes: audio, video); errors must be encoded into the frames by the ingress. */
+      readonly body: Stream.Stream<string | Uint8Array>
       readonly headers?: Readonly<Record<string, string>> | undefined
     }
 

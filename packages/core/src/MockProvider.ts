@@ -6,7 +6,10 @@
  * - naming an offered tool (or tool choice `required`) → it calls that tool;
  * - reasoning requested → a signed reasoning part comes first;
  * - image output requested (Gemini responseModalities, OpenAI images) → it draws small PNGs
- *   coloured by the prompt (`output.image.count` of them), with a caption when text is wanted too.
+ *   coloured by the prompt (`output.image.count` of them), with a caption when text is wanted too;
+ * - audio output requested (OpenAI speech, Gemini AUDIO) → a short tone as 24 kHz 16-bit PCM;
+ * - audio in the prompt (transcription) → `transcript: <n> bytes of <type>`;
+ * - video output requested (Veo's predictLongRunning) → a tiny MP4 (MockVideo).
  * Otherwise it answers `echo: <last user text>`.
  */
 import { Chunk, Duration, Effect, Stream } from "effect"
@@ -20,7 +23,9 @@ import {
   type StreamEvent,
   type Usage,
 } from "@sluice/schema"
+import * as Audio from "./Audio.ts"
 import * as MockImage from "./MockImage.ts"
+import * as MockVideo from "./MockVideo.ts"
 import type { Provider, ProviderType } from "./Provider.ts"
 
 /** What one drawn image counts as output (Gemini bills an image at a fixed token count). */
@@ -118,6 +123,22 @@ const plan = (request: ChatRequest, name: string): Effect.Effect<Plan, GatewayEr
       )
       .join(", ")
     parts.push({ type: "text", text: `tool result: ${summary}` })
+  } else if (request.output?.modalities?.includes("video") === true) {
+    parts.push({
+      type: "image",
+      source: { kind: "base64", mediaType: "video/mp4", data: MockImage.base64(MockVideo.mp4(prompt)) },
+    })
+  } else if (request.output?.modalities?.includes("audio") === true) {
+    parts.push({
+      type: "image",
+      source: {
+        kind: "base64",
+        mediaType: `audio/L16;codec=pcm;rate=${Audio.speechRate}`,
+        data: MockImage.base64(Audio.tone(prompt, 250)),
+      },
+    })
+  } else if (heard(turn) !== undefined) {
+    parts.push({ type: "text", text: heard(turn)! })
   } else if (request.output?.modalities?.includes("image") === true) {
     if (request.output.modalities.includes("text")) parts.push({ type: "text", text: `image of: ${prompt}` })
     const count = Math.min(10, Math.max(1, request.output.image?.count ?? 1))
@@ -159,6 +180,22 @@ const plan = (request: ChatRequest, name: string): Effect.Effect<Plan, GatewayEr
     ...(reasoningTokens !== undefined ? { reasoningTokens } : {}),
   }
   return Effect.succeed({ parts, finishReason, usage, delayMs })
+}
+
+/** What the mock "hears" in a turn's audio, if it carries any. */
+const heard = (turn: ChatRequest["messages"][number] | undefined): string | undefined => {
+  const audio = turn?.parts.filter(
+    (p): p is Parts.ImagePart =>
+      p.type === "image" && p.source.kind === "base64" && p.source.mediaType.startsWith("audio/"),
+  )
+  if (audio === undefined || audio.length === 0) return undefined
+  return audio
+    .map((p) => {
+      const s = p.source as { mediaType: string; data: string }
+      const pad = s.data.endsWith("==") ? 2 : s.data.endsWith("=") ? 1 : 0
+      return `transcript: ${(s.data.length * 3) / 4 - pad} bytes of ${s.mediaType}`
+    })
+    .join("\n")
 }
 
 /** Split text into about `n` pieces on word boundaries. */

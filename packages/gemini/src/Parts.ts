@@ -260,8 +260,18 @@ const guessType = (url: string): string | undefined => {
   return ext === undefined ? undefined : extensionTypes[ext]
 }
 
+/** Audio types under the names Gemini documents (`audio/mp3`, `audio/wav`), others as given. */
+const geminiAudio: Record<string, string> = {
+  "audio/mpeg": "audio/mp3",
+  "audio/x-wav": "audio/wav",
+  "audio/wave": "audio/wav",
+  "audio/x-flac": "audio/flac",
+  "audio/x-aiff": "audio/aiff",
+}
+
 export const media = (source: Parts.MediaSource): WirePart => {
-  if (source.kind === "base64") return { inlineData: { mimeType: source.mediaType, data: source.data } }
+  if (source.kind === "base64")
+    return { inlineData: { mimeType: geminiAudio[source.mediaType] ?? source.mediaType, data: source.data } }
   const m = dataUrl.exec(source.url)
   if (m !== null)
     return { inlineData: { mimeType: m[1] ?? source.mediaType ?? "application/octet-stream", data: m[2]! } }

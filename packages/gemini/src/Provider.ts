@@ -2,7 +2,8 @@
  * The `gemini` provider type: canonical requests to generativelanguage (or anything speaking its
  * API at `baseUrl`). Key in `x-goog-api-key`; streams with `alt=sse`; embeddings through
  * batchEmbedContents; errors decoded from Google's body into UpstreamError with the status.
- * Options (`providers.<name>.options`): `apiVersion` (default v1beta).
+ * Options (`providers.<name>.options`): `apiVersion` (default v1beta); `voices` (OpenAI voice
+ * name → Gemini voice, over the built-in map, for speech requests).
  */
 import { HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { Effect, Either, Redacted, Schema, Stream } from "effect"
@@ -109,8 +110,12 @@ export const make = (name: string, config: Config.ProviderConfig, client: HttpCl
       ),
     )
 
+  // OpenAI voice names → Gemini voices, over the built-in map (`options.voices`).
+  const voices: Record<string, string> = {}
+  if (isObj(options.voices))
+    for (const [k, v] of Object.entries(options.voices)) if (typeof v === "string") voices[k] = v
   const encode = (chat: ChatRequest) =>
-    Either.match(Request.encode(chat), {
+    Either.match(Request.encode(chat, voices), {
       onLeft: (e) => Effect.fail(e as GatewayError),
       onRight: (body) => Effect.succeed(body),
     })

@@ -11,6 +11,7 @@ import { type ChatRequest, Errors, type Message, type Part, type Tool } from "@s
 import * as JsonSchema from "./JsonSchema.ts"
 import * as Normalize from "./Normalize.ts"
 import * as GParts from "./Parts.ts"
+import * as Speech from "./Speech.ts"
 import * as Wire from "./Wire.ts"
 
 type Json = Record<string, unknown>
@@ -342,7 +343,10 @@ const mergeDeep = (base: Json, over: Json): Json => {
  * A canonical request → the GenerateContentRequest body for a Gemini upstream. Fails with an
  * InvalidRequest naming what Gemini cannot take.
  */
-export const encode = (chat: ChatRequest): Either.Either<Json, Errors.InvalidRequest> => {
+export const encode = (
+  chat: ChatRequest,
+  voices: Readonly<Record<string, string>> = {},
+): Either.Either<Json, Errors.InvalidRequest> => {
   const extras: Json = chat.extras?.gemini ?? {}
   const body: Json = {}
   const system: Array<GParts.WirePart> = []
@@ -461,6 +465,11 @@ export const encode = (chat: ChatRequest): Either.Either<Json, Errors.InvalidReq
       ...(output.image.aspectRatio !== undefined ? { aspectRatio: output.image.aspectRatio } : {}),
       ...(output.image.size !== undefined ? { imageSize: output.image.size } : {}),
     }
+  if (output?.audio !== undefined) {
+    const sc = Speech.speechConfig(output.audio, voices)
+    if (sc instanceof Errors.InvalidRequest) return Either.left(sc)
+    if (sc !== undefined) gc.speechConfig = sc
+  }
   if (isObj(extras.generationConfig)) gc = mergeDeep(gc, extras.generationConfig)
   if (Object.keys(gc).length > 0) body.generationConfig = gc
 

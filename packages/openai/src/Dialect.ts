@@ -23,6 +23,10 @@ export const Dialect = Schema.Struct({
    * rather than chat completions.
    */
   imageModels: Schema.Array(Schema.String),
+  /** Models (wildcards) whose audio-output requests go to `/audio/speech`. */
+  speechModels: Schema.Array(Schema.String),
+  /** Models (wildcards) whose requests with an audio file go to `/audio/transcriptions`. */
+  transcriptionModels: Schema.Array(Schema.String),
 })
 export type Dialect = typeof Dialect.Type
 
@@ -33,6 +37,8 @@ export const openai: Dialect = {
   replayReasoning: false,
   streamUsage: true,
   imageModels: ["gpt-image-*", "dall-e-*", "chatgpt-image-*"],
+  speechModels: ["tts-*", "gpt-4o-mini-tts*", "gpt-*-tts*"],
+  transcriptionModels: ["whisper-*", "*-transcribe", "*-transcribe-*"],
 }
 
 /** The common denominator of servers that copy the format (vLLM, Ollama, LM Studio, …). */
@@ -43,6 +49,8 @@ export const compatible: Dialect = {
   replayReasoning: false,
   streamUsage: true,
   imageModels: ["gpt-image-*", "dall-e-*", "chatgpt-image-*"],
+  speechModels: ["tts-*", "gpt-4o-mini-tts*", "gpt-*-tts*"],
+  transcriptionModels: ["whisper-*", "*-transcribe", "*-transcribe-*"],
 }
 
 /** Provider `options:` may override any dialect field, e.g. `options: { maxTokensField: max_tokens }`. */

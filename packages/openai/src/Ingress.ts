@@ -2,12 +2,14 @@
  * The OpenAI ingress: what openai-node (and every client that copies it) calls —
  * `POST /v1/chat/completions`, `POST /v1/responses` (and, with a response store,
  * `GET`/`DELETE /v1/responses/{id}`, `GET /v1/responses/{id}/input_items`), `POST /v1/embeddings`,
- * `POST /v1/images/generations`, `POST /v1/images/edits`, `GET /v1/models`, `GET /v1/models/{id}`
+ * `POST /v1/images/generations`, `POST /v1/images/edits`, `POST /v1/audio/speech`,
+ * `POST /v1/audio/transcriptions`, `GET /v1/models`, `GET /v1/models/{id}`
  * — with the key from `Authorization: Bearer`.
  */
 import { Effect, type Scope, Stream } from "effect"
 import { Errors, type GatewayError } from "@sluice/schema"
 import { Collect, type Config, Echo, type HandlerFn, type Ingress as IngressT } from "@sluice/core"
+import * as Audio from "./Audio.ts"
 import * as EmbeddingsCodec from "./EmbeddingsCodec.ts"
 import * as ErrorCodec from "./ErrorCodec.ts"
 import * as Images from "./Images.ts"
@@ -155,6 +157,7 @@ export const make = (options: Options = {}): IngressT.Ingress => ({
     chatCompletions,
     ...Responses.routes(answer, options.responses),
     ...Images.routes(answer),
+    ...Audio.routes(answer),
     embeddings,
     models,
     model,

@@ -6,11 +6,12 @@
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { Effect, Either, Redacted, Stream } from "effect"
 import { type ChatRequest, Errors, type GatewayError } from "@sluice/schema"
-import { Collect, type CallContext, Config, type ProviderService, type ProviderType } from "@sluice/core"
+import { Collect, type CallContext, Config, type ProviderService, type ProviderType, Sse } from "@sluice/core"
 import { decode as decodeWith } from "./Decode.ts"
 import * as Dialect from "./Dialect.ts"
 import * as EmbeddingsCodec from "./EmbeddingsCodec.ts"
 import * as ErrorCodec from "./ErrorCodec.ts"
+import * as AudioUpstream from "./AudioUpstream.ts"
 import * as ImagesUpstream from "./ImagesUpstream.ts"
 import * as ModelsCodec from "./ModelsCodec.ts"
 import * as RequestCodec from "./RequestCodec.ts"
@@ -138,48 +139,108 @@ export const make =
       }
       const isImages = (chat: ChatRequest) => ImagesUpstream.isImageRequest(chat, dialect.imageModels)
 
+      /** Text to speech through `/audio/speech`: the bytes whole, or its SSE stream as audio events. */
+      const speech = (chat: ChatRequest, ctx: CallContext) => {
+        const { body, mediaType } = AudioUpstream.speechBody(chat, false)
+        const req = HttpClientRequest.setHeader(request("POST", "/audio/speech", ctx, body), "accept", "*/*")
+        return send(req, ctx).pipe(
+          Effect.flatMap((res) => Effect.mapError(res.arrayBuffer, () => unreachable("broke off the audio"))),
+          Effect.map((buf) => AudioUpstream.speechResponse(new Uint8Array(buf), mediaType, chat.model)),
+        )
+      }
+      const speechStream = (chat: ChatRequest, ctx: CallContext) => {
+        const { body, mediaType } = AudioUpstream.speechBody(chat, true)
+        return Stream.unwrap(
+          Effect.map(send(request("POST", "/audio/speech", ctx, body, true), ctx), (res) =>
+            Stream.concat(
+              Stream.make({ _tag: "start", id: `speech-${crypto.randomUUID()}`, model: chat.model } as const),
+              Sse.events(Stream.mapError(res.stream, () => unreachable("closed the connection mid-stream"))).pipe(
+                Stream.mapConcat((e) => {
+                  let data: unknown
+                  try {
+                    data = JSON.parse(e.data)
+                  } catch {
+                    return []
+                  }
+                  return AudioUpstream.speechEvent(data, mediaType)
+                }),
+              ),
+            ),
+          ),
+        )
+      }
+      const isSpeech = (chat: ChatRequest) => AudioUpstream.isSpeechRequest(chat, dialect.speechModels)
+
+      /** Speech to text through `/audio/transcriptions` (multipart), the answer kept whole. */
+      const transcription = (chat: ChatRequest, ctx: CallContext) =>
+        Effect.map(ImagesUpstream.encodeForm(AudioUpstream.transcriptionForm(chat)), ({ bytes, contentType }) =>
+          HttpClientRequest.bodyUint8Array(request("POST", "/audio/transcriptions", ctx), bytes, contentType),
+        ).pipe(
+          Effect.flatMap((r) => send(r, ctx)),
+          Effect.flatMap((res) => {
+            const type = res.headers["content-type"] ?? "application/json"
+            return Effect.mapError(type.includes("json") ? res.json : res.text, () =>
+              unreachable("answered with an unreadable transcription"),
+            ).pipe(Effect.map((body) => AudioUpstream.transcriptionResponse(body, type, chat.model)))
+          }),
+        )
+      const isTranscription = (chat: ChatRequest) =>
+        AudioUpstream.isTranscriptionRequest(chat, dialect.transcriptionModels)
+
+      /** A request for another endpoint than chat completions, whole. */
+      const special = (chat: ChatRequest, ctx: CallContext) =>
+        isImages(chat)
+          ? images(chat, ctx)
+          : isSpeech(chat)
+            ? speech(chat, ctx)
+            : isTranscription(chat)
+              ? transcription(chat, ctx)
+              : undefined
+
       const provider: ProviderService = {
         name,
         type: preset.type,
         chat: (chat, ctx) =>
-          isImages(chat)
-            ? images(chat, ctx)
-            : Effect.flatMap(
-                send(
-                  request("POST", "/chat/completions", ctx, RequestCodec.encode({ ...chat, stream: false }, dialect)),
+          special(chat, ctx) ??
+          Effect.flatMap(
+            send(
+              request("POST", "/chat/completions", ctx, RequestCodec.encode({ ...chat, stream: false }, dialect)),
+              ctx,
+            ),
+            complete,
+          ),
+        chatStream: (chat, ctx) => {
+          if (isSpeech(chat)) return speechStream(chat, ctx)
+          // The images endpoints' own streams are partial images; a whole image is one event.
+          const whole = special(chat, ctx)
+          if (whole !== undefined)
+            return Stream.unwrap(Effect.map(whole, (r) => Stream.fromIterable(Collect.eventsOf(r))))
+          return Stream.unwrap(
+            Effect.map(
+              send(
+                request(
+                  "POST",
+                  "/chat/completions",
                   ctx,
+                  RequestCodec.encode({ ...chat, stream: true }, dialect),
+                  true,
                 ),
-                complete,
+                ctx,
               ),
-        chatStream: (chat, ctx) =>
-          isImages(chat)
-            ? // The images endpoints' own streams are partial images; a whole image is one event.
-              Stream.unwrap(Effect.map(images(chat, ctx), (r) => Stream.fromIterable(Collect.eventsOf(r))))
-            : Stream.unwrap(
-                Effect.map(
-                  send(
-                    request(
-                      "POST",
-                      "/chat/completions",
-                      ctx,
-                      RequestCodec.encode({ ...chat, stream: true }, dialect),
-                      true,
-                    ),
-                    ctx,
-                  ),
-                  (res) => {
-                    // A server that ignores `stream: true` answers whole: stream that answer.
-                    if (!(res.headers["content-type"] ?? "").includes("text/event-stream")) {
-                      return Stream.unwrap(Effect.map(complete(res), (r) => Stream.fromIterable(Collect.eventsOf(r))))
-                    }
-                    return StreamCodec.decodeSse(
-                      Stream.mapError(res.stream, () => unreachable("closed the connection mid-stream")),
-                      name,
-                      secrets(ctx),
-                    )
-                  },
-                ),
-              ),
+              (res) => {
+                // A server that ignores `stream: true` answers whole: stream that answer.
+                if (!(res.headers["content-type"] ?? "").includes("text/event-stream")) {
+                  return Stream.unwrap(Effect.map(complete(res), (r) => Stream.fromIterable(Collect.eventsOf(r))))
+                }
+                return StreamCodec.decodeSse(
+                  Stream.mapError(res.stream, () => unreachable("closed the connection mid-stream")),
+                  name,
+                  secrets(ctx),
+                )
+              },
+            ),
+          )
+        },
         embed: (embed, ctx) =>
           send(request("POST", "/embeddings", ctx, EmbeddingsCodec.encodeRequest(embed)), ctx).pipe(
             Effect.flatMap((res) => readJson(res, decodeEmbeddings)),

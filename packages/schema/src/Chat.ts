@@ -75,7 +75,7 @@ export const WireExtras = Schema.Record({
 })
 export type WireExtras = typeof WireExtras.Type
 
-export const Modality = Schema.Literal("text", "image", "audio")
+export const Modality = Schema.Literal("text", "image", "audio", "video")
 export type Modality = typeof Modality.Type
 
 /** What a drawing model is asked for (Gemini imageConfig; OpenAI images' n/size reduced). */
@@ -89,10 +89,20 @@ export const ImageOutput = Schema.Struct({
 })
 export type ImageOutput = typeof ImageOutput.Type
 
-/** The kinds of output asked for (Gemini responseModalities, OpenAI modalities / images endpoints). */
+/** What a speaking model is asked for (OpenAI speech's voice and response_format). */
+export const AudioOutput = Schema.Struct({
+  /** A voice name: OpenAI's (`alloy`, …) or the provider's own (Gemini `Kore`); providers map them. */
+  voice: Schema.optional(Schema.String),
+  /** `mp3` | `opus` | `aac` | `flac` | `wav` | `pcm` (24 kHz 16-bit mono); a provider that cannot give it refuses. */
+  format: Schema.optional(Schema.String),
+})
+export type AudioOutput = typeof AudioOutput.Type
+
+/** The kinds of output asked for (Gemini responseModalities, OpenAI modalities / images / audio endpoints). */
 export const OutputConfig = Schema.Struct({
   modalities: Schema.optional(Schema.Array(Modality)),
   image: Schema.optional(ImageOutput),
+  audio: Schema.optional(AudioOutput),
 })
 export type OutputConfig = typeof OutputConfig.Type
 

@@ -52,7 +52,7 @@ export const toResponse = (reply: Ingress.Reply, extra: Readonly<Record<string, 
         ? Stream.empty
         : Stream.fromEffect(Effect.logError("stream body failed", cause)).pipe(Stream.drain),
     ),
-    Stream.map((s) => encoder.encode(s)),
+    Stream.map((s) => (typeof s === "string" ? encoder.encode(s) : s)),
   )
   const headers = reply.contentType.startsWith("text/event-stream")
     ? { ...sseHeaders, ...reply.headers, ...extra }

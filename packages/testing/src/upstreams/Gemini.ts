@@ -12,6 +12,8 @@
  * `responseModalities` is `["IMAGE"]`; IMAGE output asked of another model, an unknown modality,
  * or an `imageConfig` outside Google's documented values is a 400.
  *
+ * TTS models (`-tts`) speak and audio input is transcribed: see GeminiAudio.ts.
+ *
  * Default answers: a prompt naming a declared function calls it (with a thoughtSignature on the
  * first call); a turn of functionResponses is summarised; otherwise it echoes. `includeThoughts`
  * adds a thought part. Tests can script the next answers with `script`.
@@ -20,6 +22,7 @@ import { createHash } from "node:crypto"
 import type * as Http from "node:http"
 import { deflateSync } from "node:zlib"
 import * as MockUpstream from "../MockUpstream.ts"
+import * as GeminiAudio from "./GeminiAudio.ts"
 
 type Json = Record<string, unknown>
 const isObj = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
@@ -440,6 +443,14 @@ const modalitiesOf = (body: Json, model: string): Array<string> | undefined => {
   return list
 }
 
+/** Output modalities, checked with the audio rules too (GeminiAudio.ts). */
+const checkedModalities = (body: Json, model: string): Array<string> | undefined => {
+  const list = modalitiesOf(body, model)
+  const audio = GeminiAudio.problem(body, model, list)
+  if (audio !== undefined) throw new Reject(400, audio)
+  return list
+}
+
 const tokens = (s: string) => Math.ceil(s.length / 4)
 
 const textOfContents = (body: Json): string => {
@@ -506,7 +517,7 @@ export const start = async (options: Options = {}): Promise<GeminiMock> => {
 
   const plan = (body: Json, script: Script | undefined, model = ""): Planned => {
     const gc = isObj(body.generationConfig) ? body.generationConfig : {}
-    const modalities = modalitiesOf(body, model)
+    const modalities = checkedModalities(body, model)
     const tc = isObj(gc.thinkingConfig) ? gc.thinkingConfig : {}
     const contents = body.contents as Array<Json>
     const last = contents[contents.length - 1]!
@@ -558,6 +569,11 @@ export const start = async (options: Options = {}): Promise<GeminiMock> => {
       })
       return { parts, finishReason: "STOP", thoughtTokens }
     }
+    const audio = GeminiAudio.answer(body, model, prompt)
+    if (audio !== undefined) {
+      parts.push(...audio)
+      return { parts, finishReason: "STOP", thoughtTokens: GeminiAudio.isTts(model) ? 0 : thoughtTokens }
+    }
     if (model.includes("-image")) {
       const inputs = contents
         .flatMap((c) => (Array.isArray(c.parts) ? (c.parts as Array<Json>) : []))
@@ -586,13 +602,15 @@ export const start = async (options: Options = {}): Promise<GeminiMock> => {
       .filter((p) => p.thought !== true && !isObj(p.inlineData))
       .map((p) => (typeof p.text === "string" ? p.text : JSON.stringify(p.functionCall ?? "")))
       .join("")
-    const images = parts.filter((p) => isObj(p.inlineData)).length
-    const candidates = tokens(out) + images * imageTokens
+    const images = parts.filter((p) => isObj(p.inlineData) && String(p.inlineData.mimeType).startsWith("image/")).length
+    const audio = GeminiAudio.outputTokens(parts)
+    const candidates = tokens(out) + images * imageTokens + audio
     const u: Json = { promptTokenCount: prompt }
     if (final) u.candidatesTokenCount = candidates
     u.totalTokenCount = prompt + (final ? candidates + thoughtTokens : 0)
     u.promptTokensDetails = [{ modality: "TEXT", tokenCount: prompt }]
     if (final && thoughtTokens > 0) u.thoughtsTokenCount = thoughtTokens
+    if (final && audio > 0) u.candidatesTokensDetails = [{ modality: "AUDIO", tokenCount: audio }]
     if (final && images > 0)
       u.candidatesTokensDetails = [
         { modality: "TEXT", tokenCount: candidates - images * imageTokens },

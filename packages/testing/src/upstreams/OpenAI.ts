@@ -4,7 +4,8 @@
  *
  * Endpoints under `prefix` (default `/v1`): POST /chat/completions (JSON, or SSE with
  * `data: [DONE]`), POST /embeddings (float or base64), POST /images/generations, POST /images/edits
- * (OpenAIImages.ts), GET /models, GET /models/{id}.
+ * (OpenAIImages.ts), POST /audio/speech, POST /audio/transcriptions (OpenAIAudio.ts), GET /models,
+ * GET /models/{id}.
  *
  * Directives in the last user message script it:
  * - `fail:429` / `fail:500` (any status) → an error in OpenAI's shape (429 with retry-after);
@@ -22,6 +23,7 @@
  */
 import type * as Http from "node:http"
 import * as MockUpstream from "../MockUpstream.ts"
+import * as Audio from "./OpenAIAudio.ts"
 import * as Images from "./OpenAIImages.ts"
 
 export interface Options {
@@ -415,6 +417,8 @@ export const start = async (options: Options = {}): Promise<OpenAIUpstream> => {
   up.on("POST", `${prefix}/embeddings`, authorized(embeddings(options)))
   up.on("POST", `${prefix}/images/generations`, authorized(Images.generations))
   up.on("POST", `${prefix}/images/edits`, authorized(Images.edits))
+  up.on("POST", `${prefix}/audio/speech`, authorized(Audio.speech))
+  up.on("POST", `${prefix}/audio/transcriptions`, authorized(Audio.transcriptions))
   up.on(
     "GET",
     `${prefix}/models`,
