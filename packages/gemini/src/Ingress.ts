@@ -1,8 +1,9 @@
 /**
  * The Gemini ingress: what @google/genai and Gemini CLI call, under `/v1beta` and `/v1` (and an
  * optional path prefix). generateContent, streamGenerateContent (SSE with `alt=sse`, else one
- * JSON array written element by element), countTokens, embedContent, batchEmbedContents, and
- * the model list. Errors are Google's `{error:{code,message,status}}`, mid-stream too.
+ * JSON array written element by element), countTokens, embedContent, batchEmbedContents, the
+ * model list, and Veo's predictLongRunning with its operations and video downloads
+ * (VideoOperations.ts). Errors are Google's `{error:{code,message,status}}`, mid-stream too.
  */
 import { Effect, Either, Schema, Stream } from "effect"
 import { Config, Echo, type GatewayResponse, type HandlerFn, Ingress, ModelId } from "@sluice/core"
@@ -13,6 +14,7 @@ import * as Peek from "./Peek.ts"
 import * as Request from "./Request.ts"
 import * as Response from "./Response.ts"
 import * as StreamCodec from "./StreamCodec.ts"
+import * as VideoOperations from "./VideoOperations.ts"
 import * as Wire from "./Wire.ts"
 
 type Json = Record<string, unknown>
@@ -23,6 +25,16 @@ export const Options = Schema.Struct({
   pathPrefix: Schema.optional(
     Schema.String.pipe(
       Schema.filter((s) => /^\/[A-Za-z0-9._~\-/]*[^/]$/.test(s) || "expected a path like /gemini (no trailing /)"),
+    ),
+  ),
+  /** Where clients reach the gateway (`https://llm.example.com`), for the video URIs it hands out. */
+  publicUrl: Schema.optional(
+    Schema.String.pipe(
+      Schema.filter(
+        (s) =>
+          /^https?:\/\/[A-Za-z0-9.\-[\]:]+(\/[A-Za-z0-9._~\-/]*[^/])?$/.test(s) ||
+          "expected a URL like https://llm.example.com",
+      ),
     ),
   ),
 })
@@ -321,7 +333,7 @@ const getModel = (request: Ingress.IngressRequest, handler: HandlerFn) =>
 
 // ---- routes -----------------------------------------------------------------------------------
 
-const routesUnder = (base: string, guardModels: boolean): Array<Ingress.Route> => {
+const routesUnder = (base: string, guardModels: boolean, video: VideoOperations.Options): Array<Ingress.Route> => {
   const post = (action: string, handle: Ingress.Route["handle"]): Ingress.Route => ({
     method: "POST",
     path: `${base}/models/{model+}:${action}`,
@@ -329,6 +341,8 @@ const routesUnder = (base: string, guardModels: boolean): Array<Ingress.Route> =
   })
   const when = guardModels ? looksLikeGemini : undefined
   return [
+    // Before `models/{model+}`: an operation's name is under its model.
+    ...VideoOperations.routes(base, video),
     post("generateContent", (r, h) => generate(r, h, false)),
     post("streamGenerateContent", (r, h) => generate(r, h, true)),
     post("countTokens", countTokens),
@@ -339,12 +353,13 @@ const routesUnder = (base: string, guardModels: boolean): Array<Ingress.Route> =
   ]
 }
 
-export const make = (options: Options = {}): Ingress.Ingress => {
+export const make = (options: Options = {}, tls = false): Ingress.Ingress => {
   const prefixes = options.pathPrefix === undefined ? [""] : [options.pathPrefix, ""]
+  const video: VideoOperations.Options = { store: VideoOperations.shared, publicUrl: options.publicUrl, tls }
   const routes = prefixes.flatMap((p) => [
-    ...routesUnder(`${p}/v1beta`, false),
+    ...routesUnder(`${p}/v1beta`, false, video),
     // Under a prefix nothing else shares `/v1/models`; at the root OpenAI and Anthropic do.
-    ...routesUnder(`${p}/v1`, p === ""),
+    ...routesUnder(`${p}/v1`, p === "", video),
   ])
   return { name: "gemini", routes, credential, error }
 }
@@ -352,5 +367,7 @@ export const make = (options: Options = {}): Ingress.Ingress => {
 /** The ingress from the config's `ingress.gemini` section (errors name `ingress.gemini.…`). */
 export const fromConfig = (config: Config.GatewayConfig): Either.Either<Ingress.Ingress, Config.ConfigError> => {
   const section = isObj(config.ingress) ? config.ingress.gemini : undefined
-  return Either.map(Config.decodeSection(Options, section ?? {}, "ingress.gemini"), make)
+  return Either.map(Config.decodeSection(Options, section ?? {}, "ingress.gemini"), (o) =>
+    make(o, config.server.tls !== undefined),
+  )
 }

@@ -3,23 +3,27 @@
  * API at `baseUrl`). Key in `x-goog-api-key`; streams with `alt=sse`; embeddings through
  * batchEmbedContents; errors decoded from Google's body into UpstreamError with the status.
  * Options (`providers.<name>.options`): `apiVersion` (default v1beta); `voices` (OpenAI voice
- * name → Gemini voice, over the built-in map, for speech requests).
+ * name → Gemini voice, over the built-in map, for speech requests); `videoPollInterval` (how often
+ * a Veo operation is polled, default 10s) and `videoMaxBytes` (the largest video downloaded,
+ * default 512 MiB).
  */
 import { HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { Effect, Either, Redacted, Schema, Stream } from "effect"
 import {
   type CallContext,
-  type Config,
+  Collect,
+  Config,
   ImageFanout,
   type ProviderService as Provider,
   type ProviderType,
 } from "@sluice/core"
-import { type ChatRequest, Errors, type GatewayError, type ModelInfo } from "@sluice/schema"
+import { type ChatRequest, Errors, type GatewayError, type ModelInfo, type StreamEvent } from "@sluice/schema"
 import * as ErrorCodec from "./ErrorCodec.ts"
 import * as Request from "./Request.ts"
 import * as Response from "./Response.ts"
 import * as Sse from "./Sse.ts"
 import * as StreamCodec from "./StreamCodec.ts"
+import * as Veo from "./Veo.ts"
 import * as Wire from "./Wire.ts"
 
 type Json = Record<string, unknown>
@@ -120,8 +124,100 @@ export const make = (name: string, config: Config.ProviderConfig, client: HttpCl
       onRight: (body) => Effect.succeed(body),
     })
 
+  // ---- Veo: predictLongRunning, polled to the end, the video downloaded with the key --------
+
+  const msOption = (v: unknown, fallback: number) =>
+    typeof v === "number" && v > 0 ? v : typeof v === "string" ? (Config.parseDuration(v) ?? fallback) : fallback
+  const pollMs = msOption(options.videoPollInterval, 10_000)
+  const maxVideoBytes =
+    typeof options.videoMaxBytes === "number" && options.videoMaxBytes > 0 ? options.videoMaxBytes : 512 * 1024 * 1024
+
+  const readJson = (response: HttpClientResponse.HttpClientResponse, what: string) =>
+    Effect.mapError(response.json, () => badAnswer(name, what))
+
+  const poll = (operation: string, ctx: CallContext) =>
+    Effect.gen(function* () {
+      for (;;) {
+        yield* Effect.sleep(pollMs)
+        const response = yield* send(
+          HttpClientRequest.get(`${root}/${Veo.operationPath(operation)}`).pipe(
+            HttpClientRequest.setHeaders(headers(ctx)),
+          ),
+        )
+        const outcome = Veo.outcome(yield* readJson(response, "video operation"))
+        if (outcome === undefined) return yield* Effect.fail(badAnswer(name, "video operation"))
+        if (outcome._tag !== "Pending") return outcome
+      }
+    })
+
+  /** A generated file's bytes: the key goes to Google's endpoint only, never to where it redirects. */
+  const download = (id: string, ctx: CallContext) =>
+    Effect.gen(function* () {
+      const url = `${root}/files/${encodeURIComponent(id)}:download?alt=media`
+      let response = yield* client
+        .execute(HttpClientRequest.get(url).pipe(HttpClientRequest.setHeaders(headers(ctx))))
+        .pipe(Effect.mapError(unreachable(name)))
+      for (let hops = 0; response.status >= 300 && response.status < 400 && hops < 5; hops++) {
+        const location = response.headers.location
+        if (location === undefined || !/^https?:\/\//i.test(new URL(location, url).href))
+          return yield* Effect.fail(badAnswer(name, "video redirect"))
+        response = yield* client
+          .execute(HttpClientRequest.get(new URL(location, url).href))
+          .pipe(Effect.mapError(unreachable(name)))
+      }
+      if (response.status >= 400) {
+        const text = yield* Effect.orElseSucceed(response.text, () => "")
+        let body: unknown = text
+        try {
+          body = JSON.parse(text)
+        } catch {}
+        return yield* Effect.fail(ErrorCodec.fromGemini(response.status, body, response.headers, name))
+      }
+      if (Number(response.headers["content-length"] ?? 0) > maxVideoBytes)
+        return yield* Effect.fail(badAnswer(name, "video (larger than videoMaxBytes)"))
+      const bytes = new Uint8Array(yield* Effect.mapError(response.arrayBuffer, () => badAnswer(name, "video")))
+      if (bytes.length > maxVideoBytes) return yield* Effect.fail(badAnswer(name, "video (larger than videoMaxBytes)"))
+      const type = (response.headers["content-type"] ?? "video/mp4").split(";")[0]!.trim()
+      return { data: Buffer.from(bytes).toString("base64"), mimeType: type.startsWith("video/") ? type : "video/mp4" }
+    })
+
+  const video = (request: ChatRequest, ctx: CallContext): Stream.Stream<StreamEvent, GatewayError> =>
+    Stream.unwrap(
+      Effect.gen(function* () {
+        const body = Veo.body(request)
+        const created = yield* send(post(`${resourcePath(request.model)}:predictLongRunning`, body, ctx))
+        const op = yield* readJson(created, "video operation")
+        const operation = isObj(op) && typeof op.name === "string" ? op.name : ""
+        if (!Veo.operationName.test(operation)) return yield* Effect.fail(badAnswer(name, "video operation name"))
+        const start: StreamEvent = {
+          _tag: "start",
+          id: operation.slice(operation.lastIndexOf("/") + 1),
+          model: request.model,
+        }
+        const rest = Effect.gen(function* () {
+          const outcome = yield* poll(operation, ctx)
+          if (outcome._tag === "Failed")
+            return yield* Effect.fail(ErrorCodec.fromGemini(outcome.code, { error: outcome }, {}, name))
+          if (outcome._tag === "Filtered") return yield* Effect.fail(Veo.filtered(outcome.reasons))
+          if (outcome._tag !== "Done") return yield* Effect.fail(badAnswer(name, "video operation"))
+          const events: Array<StreamEvent> = []
+          for (const s of outcome.samples) {
+            const v = s._tag === "Bytes" ? s : yield* download(s.id, ctx)
+            events.push({ _tag: "image", mediaType: v.mimeType, data: v.data })
+          }
+          const seconds = Veo.secondsOf(body, outcome.samples.length)
+          events.push({ _tag: "finish", finishReason: "stop", usage: { inputTokens: 0, outputTokens: seconds } })
+          return events
+        })
+        return Stream.concat(Stream.make(start), Stream.flatMap(Stream.fromEffect(rest), Stream.fromIterable))
+      }),
+    )
+
   // Gemini image models draw one image per call: `n` images are `n` calls.
-  const chat: Provider["chat"] = (request, ctx) => ImageFanout.fanOut(request, (r) => chatOnce(r, ctx))
+  const chat: Provider["chat"] = (request, ctx) =>
+    Veo.wantsVideo(request)
+      ? Collect.collect(video(request, ctx))
+      : ImageFanout.fanOut(request, (r) => chatOnce(r, ctx))
 
   const chatOnce: Provider["chat"] = (request, ctx) =>
     Effect.gen(function* () {
@@ -134,34 +230,40 @@ export const make = (name: string, config: Config.ProviderConfig, client: HttpCl
   const decodeChunk = Schema.decodeUnknownEither(Wire.GenerateContentResponse)
 
   const chatStream: Provider["chatStream"] = (request, ctx) =>
-    Stream.unwrap(
-      Effect.gen(function* () {
-        const body = yield* encode(request)
-        const response = yield* send(
-          post(`${resourcePath(request.model)}:streamGenerateContent`, body, ctx, { alt: "sse" }),
-        )
-        const chunks = Sse.frames(response.stream).pipe(
-          Stream.mapError(
-            () => new Errors.UpstreamError({ message: "the Gemini stream broke off", status: 502, provider: name }),
-          ),
-          Stream.mapEffect((frame) => {
-            if (frame._tag === "error") {
-              const status = isObj(frame.json) && isObj(frame.json.error) ? Number(frame.json.error.code) : 502
-              return Effect.fail(ErrorCodec.fromGemini(Number.isFinite(status) ? status : 502, frame.json, {}, name))
-            }
-            if (isObj(frame.json) && isObj(frame.json.error)) {
-              const status = Number(frame.json.error.code)
-              return Effect.fail(ErrorCodec.fromGemini(Number.isFinite(status) ? status : 502, frame.json, {}, name))
-            }
-            return Either.match(decodeChunk(frame.json), {
-              onLeft: () => Effect.fail(badAnswer(name, "stream chunk") as GatewayError),
-              onRight: (c) => Effect.succeed(c),
-            })
+    Veo.wantsVideo(request)
+      ? video(request, ctx)
+      : Stream.unwrap(
+          Effect.gen(function* () {
+            const body = yield* encode(request)
+            const response = yield* send(
+              post(`${resourcePath(request.model)}:streamGenerateContent`, body, ctx, { alt: "sse" }),
+            )
+            const chunks = Sse.frames(response.stream).pipe(
+              Stream.mapError(
+                () => new Errors.UpstreamError({ message: "the Gemini stream broke off", status: 502, provider: name }),
+              ),
+              Stream.mapEffect((frame) => {
+                if (frame._tag === "error") {
+                  const status = isObj(frame.json) && isObj(frame.json.error) ? Number(frame.json.error.code) : 502
+                  return Effect.fail(
+                    ErrorCodec.fromGemini(Number.isFinite(status) ? status : 502, frame.json, {}, name),
+                  )
+                }
+                if (isObj(frame.json) && isObj(frame.json.error)) {
+                  const status = Number(frame.json.error.code)
+                  return Effect.fail(
+                    ErrorCodec.fromGemini(Number.isFinite(status) ? status : 502, frame.json, {}, name),
+                  )
+                }
+                return Either.match(decodeChunk(frame.json), {
+                  onLeft: () => Effect.fail(badAnswer(name, "stream chunk") as GatewayError),
+                  onRight: (c) => Effect.succeed(c),
+                })
+              }),
+            )
+            return StreamCodec.fromChunks(chunks, request.model)
           }),
         )
-        return StreamCodec.fromChunks(chunks, request.model)
-      }),
-    )
 
   const embed: Provider["embed"] = (request, ctx) =>
     Effect.gen(function* () {

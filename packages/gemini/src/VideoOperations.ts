@@ -1,0 +1,376 @@
+/**
+ * Veo's long-running video generation, served by the gateway to Gemini clients:
+ *
+ * - `POST /v1beta/models/{model}:predictLongRunning` becomes a canonical Chat asking for video
+ *   output. The gateway calls its handler at once — keys, the model allow-list, rate limits,
+ *   budgets, guardrails and routing decide before anything is created, and their refusals are
+ *   the HTTP answer — and answers `{name: "models/{model}/operations/{id}"}` as soon as the
+ *   upstream accepted the job. The rest of the call (the provider polling its upstream, then the
+ *   video) runs on in the background; its span, usage and spend are recorded when it ends.
+ * - `GET /v1beta/models/{model}/operations/{id}` is the operation as Veo shows it: `done: false`,
+ *   then `done: true` with `response.generateVideoResponse.generatedSamples[].video.uri`, or with
+ *   `error` (a safety-filtered job: no samples and `raiMediaFilteredCount`).
+ * - `GET /v1beta/files/video{id}:download?alt=media` (and `/download/v1beta/…`) serves the video
+ *   from the gateway: the URI handed to clients names the gateway, never the upstream, and
+ *   carries no key. js-genai's `files.download` reads the id from an `https://` URI only.
+ *
+ * Operations and their videos belong to the credential that created them (a SHA-256 of it):
+ * another key's requests find nothing (404). They are kept in this process's memory for 48 hours
+ * (as Google keeps videos for two days), up to `maxOperations` and `maxBytes` of video; a restart
+ * forgets them.
+ */
+import { createHash, randomBytes } from "node:crypto"
+import { Cause, Effect, Option, Redacted, Stream } from "effect"
+import { Collect, Echo, type HandlerFn, type Ingress, ModelId, type RequestContext } from "@sluice/core"
+import { type ChatRequest, Errors, type GatewayError, type Parts, type StreamEvent } from "@sluice/schema"
+import * as ErrorCodec from "./ErrorCodec.ts"
+import * as Request from "./Request.ts"
+
+type Json = Record<string, unknown>
+const isObj = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
+
+export interface Video {
+  readonly fileId: string
+  readonly mimeType: string
+  readonly bytes: Uint8Array
+}
+
+type State =
+  | { readonly _tag: "Running" }
+  | { readonly _tag: "Failed"; readonly error: GatewayError }
+  | { readonly _tag: "Done"; readonly videos: ReadonlyArray<Video> }
+
+export interface Operation {
+  readonly id: string
+  readonly name: string
+  readonly scope: string
+  readonly createdAt: number
+  state: State
+}
+
+export interface Limits {
+  readonly maxOperations: number
+  readonly maxBytes: number
+  readonly ttlMs: number
+}
+
+export const defaultLimits: Limits = { maxOperations: 10_000, maxBytes: 2 * 1024 * 1024 * 1024, ttlMs: 48 * 3600_000 }
+
+/** Operations and videos in memory, per owner. */
+export class Store {
+  private readonly operations = new Map<string, Operation>()
+  private readonly files = new Map<string, { readonly scope: string; readonly video: Video }>()
+  private bytes = 0
+
+  constructor(
+    readonly limits: Limits = defaultLimits,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private sweep(): void {
+    const cutoff = this.now() - this.limits.ttlMs
+    for (const [id, op] of this.operations) {
+      if (op.createdAt >= cutoff) break // insertion order is creation order
+      this.operations.delete(id)
+      if (op.state._tag === "Done")
+        for (const v of op.state.videos) {
+          this.files.delete(v.fileId)
+          this.bytes -= v.bytes.length
+        }
+    }
+  }
+
+  create(scope: string, model: string): Operation | undefined {
+    this.sweep()
+    if (this.operations.size >= this.limits.maxOperations) return undefined
+    const id = randomBytes(12).toString("hex")
+    const op: Operation = {
+      id,
+      name: `models/${model}/operations/${id}`,
+      scope,
+      createdAt: this.now(),
+      state: { _tag: "Running" },
+    }
+    this.operations.set(id, op)
+    return op
+  }
+
+  get(scope: string, id: string): Operation | undefined {
+    this.sweep()
+    const op = this.operations.get(id)
+    return op !== undefined && op.scope === scope ? op : undefined
+  }
+
+  file(scope: string, fileId: string): Video | undefined {
+    this.sweep()
+    const f = this.files.get(fileId)
+    return f !== undefined && f.scope === scope ? f.video : undefined
+  }
+
+  fail(op: Operation, error: GatewayError): void {
+    op.state = { _tag: "Failed", error }
+  }
+
+  complete(op: Operation, videos: ReadonlyArray<{ mimeType: string; bytes: Uint8Array }>): void {
+    const size = videos.reduce((n, v) => n + v.bytes.length, 0)
+    if (this.bytes + size > this.limits.maxBytes) {
+      op.state = {
+        _tag: "Failed",
+        error: new Errors.Unavailable({ message: "the gateway's video store is full; try again later" }),
+      }
+      return
+    }
+    const kept = videos.map((v) => ({ ...v, fileId: `video${randomBytes(12).toString("hex")}` }))
+    for (const v of kept) this.files.set(v.fileId, { scope: op.scope, video: v })
+    this.bytes += size
+    op.state = { _tag: "Done", videos: kept }
+  }
+}
+
+/** The process's store (operations outlive config reloads, not restarts). */
+export const shared = new Store()
+
+/** Whose operation: a hash of the caller's credential ("anonymous" without one). */
+export const scopeOf = (ctx: RequestContext): string => {
+  const key = ctx.credential === undefined ? "" : Redacted.value(ctx.credential)
+  return key === "" ? "anonymous" : createHash("sha256").update(key).digest("hex")
+}
+
+// ---- the wire -------------------------------------------------------------------------------
+
+const requestFields = new Set(["instances", "parameters"])
+const instanceFields = new Set(["prompt", "image", "lastFrame", "referenceImages", "video"])
+
+const invalid = (message: string, param?: string) =>
+  Effect.fail(new Errors.InvalidRequest({ message, ...(param === undefined ? {} : { param }) }))
+
+/** A predictLongRunning body → the canonical request (the body itself rides along for Veo). */
+export const decode = (body: unknown, model: string): Effect.Effect<ChatRequest, GatewayError> =>
+  Effect.gen(function* () {
+    if (!isObj(body)) return yield* invalid("Invalid JSON payload received. Expected an object.")
+    for (const k of Object.keys(body))
+      if (!requestFields.has(k))
+        return yield* invalid(`Invalid JSON payload received. Unknown name "${Echo.cap(k, 64)}": Cannot find field.`, k)
+    const instances = body.instances
+    if (!Array.isArray(instances) || instances.length !== 1 || !isObj(instances[0]))
+      return yield* invalid("instances must hold exactly one instance (one video per request)", "instances")
+    const instance = instances[0]
+    for (const k of Object.keys(instance))
+      if (!instanceFields.has(k))
+        return yield* invalid(
+          `Invalid JSON payload received. Unknown name "${Echo.cap(k, 64)}" at 'instances[0]': Cannot find field.`,
+          `instances[0].${Echo.cap(k, 64)}`,
+        )
+    const prompt = instance.prompt
+    if (prompt !== undefined && typeof prompt !== "string")
+      return yield* invalid("instances[0].prompt must be a string", "instances[0].prompt")
+    const parts: Array<Parts.Part> = []
+    if (typeof prompt === "string" && prompt !== "") parts.push({ type: "text", text: prompt })
+    const image = instance.image
+    if (image !== undefined) {
+      if (!isObj(image) || typeof image.bytesBase64Encoded !== "string" || typeof image.mimeType !== "string")
+        return yield* invalid("instances[0].image must be {bytesBase64Encoded, mimeType}", "instances[0].image")
+      parts.push({
+        type: "image",
+        source: { kind: "base64", mediaType: Echo.cap(image.mimeType, 64), data: image.bytesBase64Encoded },
+      })
+    }
+    if (parts.length === 0) return yield* invalid("instances[0] needs a prompt or an image", "instances[0].prompt")
+    const parameters = body.parameters
+    if (parameters !== undefined && !isObj(parameters))
+      return yield* invalid("parameters must be an object", "parameters")
+    const seconds =
+      isObj(parameters) && typeof parameters.durationSeconds === "number" && parameters.durationSeconds > 0
+        ? parameters.durationSeconds
+        : 8
+    return {
+      model,
+      messages: [{ role: "user", parts }],
+      stream: true,
+      // What a budget holds for the job: one output token per second of video (see Veo.ts).
+      maxTokens: Math.ceil(seconds),
+      output: { modalities: ["video"] },
+      extras: { gemini_veo: { instances, ...(parameters === undefined ? {} : { parameters }) } },
+    }
+  })
+
+/** The operation as Veo shows it; a video's URI points at this gateway. */
+export const toWire = (op: Operation, origin: string, base = "/v1beta"): Json => {
+  switch (op.state._tag) {
+    case "Running":
+      return { name: op.name, done: false }
+    case "Failed": {
+      const e = op.state.error
+      if (e._tag === "GuardrailViolation")
+        return {
+          name: op.name,
+          done: true,
+          response: {
+            "@type": "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse",
+            generateVideoResponse: { raiMediaFilteredCount: 1, raiMediaFilteredReasons: [Echo.capMessage(e.message)] },
+          },
+        }
+      return { name: op.name, done: true, error: ErrorCodec.toGemini(e).body.error }
+    }
+    case "Done":
+      return {
+        name: op.name,
+        done: true,
+        response: {
+          "@type": "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse",
+          generateVideoResponse: {
+            generatedSamples: op.state.videos.map((v) => ({
+              video: { uri: `${origin}${base}/files/${v.fileId}:download?alt=media` },
+            })),
+          },
+        },
+      }
+  }
+}
+
+const host = /^(?:[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/
+
+/**
+ * Where clients reach this gateway: the configured public URL, else the request's `Host` (only
+ * if it is a plain host[:port]) with `X-Forwarded-Proto` when that says http or https.
+ */
+export const originOf = (
+  headers: Readonly<Record<string, string>>,
+  publicUrl: string | undefined,
+  tls: boolean,
+): string => {
+  if (publicUrl !== undefined) return publicUrl
+  const h = headers.host ?? ""
+  const proto = headers["x-forwarded-proto"]
+  const scheme = proto === "https" || proto === "http" ? proto : tls ? "https" : "http"
+  return `${scheme}://${host.test(h) ? h : "localhost"}`
+}
+
+// ---- routes ---------------------------------------------------------------------------------
+
+export interface Options {
+  readonly store: Store
+  readonly publicUrl?: string | undefined
+  readonly tls: boolean
+}
+
+const run = (effect: Effect.Effect<Ingress.Reply, GatewayError>): Effect.Effect<Ingress.Reply> =>
+  Effect.catchAll(effect, (e) => {
+    const r = ErrorCodec.toGemini(e)
+    return Effect.succeed<Ingress.Reply>({ _tag: "Json", status: r.code, body: r.body, headers: r.headers, error: e })
+  })
+
+/** Only a caller the middleware lets through learns anything: its answer to a model listing decides. */
+const authorize = (request: Ingress.IngressRequest, handler: HandlerFn) =>
+  Effect.asVoid(handler({ _tag: "ListModels", ctx: request.ctx }))
+
+const notFound = (what: string) => new Errors.NotFound({ message: `${what} was not found` })
+
+/** Read the rest of the job's answer in the background and keep its outcome. */
+const finish = (store: Store, op: Operation, events: Stream.Stream<StreamEvent, GatewayError>) =>
+  Collect.collect(events).pipe(
+    Effect.flatMap((r) => {
+      const videos = r.parts
+        .filter((p): p is Parts.ImagePart => p.type === "image" && p.source.kind === "base64")
+        .map((p) => p.source as { mediaType: string; data: string })
+        .filter((s) => s.mediaType.startsWith("video/"))
+        .map((s) => ({ mimeType: s.mediaType, bytes: new Uint8Array(Buffer.from(s.data, "base64")) }))
+      if (videos.length === 0)
+        return Effect.fail(new Errors.UpstreamError({ message: "the model answered without a video", status: 502 }))
+      return Effect.sync(() => store.complete(op, videos))
+    }),
+    Effect.catchAllCause((cause) =>
+      Effect.sync(() => {
+        const failure = Option.getOrUndefined(Cause.failureOption(cause))
+        store.fail(op, failure ?? new Errors.Internal({ message: "the video job stopped" }))
+      }),
+    ),
+  )
+
+export const routes = (base: string, options: Options): Array<Ingress.Route> => {
+  const { store } = options
+  const create: Ingress.Route = {
+    method: "POST",
+    path: `${base}/models/{model+}:predictLongRunning`,
+    handle: (request, handler) =>
+      run(
+        Effect.gen(function* () {
+          const body = yield* request.json
+          const model = yield* ModelId.check(Request.modelId(request.params.model ?? ""))
+          const chat = yield* decode(body, model)
+          const response = yield* handler({ _tag: "Chat", ctx: request.ctx, chat })
+          const events =
+            response._tag === "ChatStream"
+              ? response.events
+              : response._tag === "Chat"
+                ? Stream.fromIterable(Collect.eventsOf(response.chat))
+                : Stream.fail(new Errors.Internal({ message: `unexpected ${response._tag} answer` }))
+          const op = store.create(scopeOf(request.ctx), model)
+          if (op === undefined)
+            return yield* Effect.fail(
+              new Errors.Unavailable({
+                message: "too many video operations are kept; try again later",
+                retryAfterSeconds: 60,
+              }),
+            )
+          // The job outlives this request: a client that leaves does not stop it.
+          yield* Effect.forkDaemon(finish(store, op, events))
+          return {
+            _tag: "Json",
+            status: 200,
+            body: { name: op.name },
+            headers: response.headers,
+          } satisfies Ingress.Reply
+        }),
+      ),
+  }
+  const get: Ingress.Route = {
+    method: "GET",
+    path: `${base}/models/{model+}/operations/{id}`,
+    handle: (request, handler) =>
+      run(
+        Effect.gen(function* () {
+          yield* authorize(request, handler)
+          const id = request.params.id ?? ""
+          const op = /^[a-f0-9]{24}$/.test(id) ? store.get(scopeOf(request.ctx), id) : undefined
+          if (op === undefined || op.name !== `models/${Request.modelId(request.params.model ?? "")}/operations/${id}`)
+            return yield* Effect.fail(notFound("the operation"))
+          return {
+            _tag: "Json",
+            status: 200,
+            body: toWire(op, originOf(request.headers, options.publicUrl, options.tls), base),
+          } satisfies Ingress.Reply
+        }),
+      ),
+  }
+  const download = (path: string): Ingress.Route => ({
+    method: "GET",
+    path,
+    handle: (request, handler) =>
+      run(
+        Effect.gen(function* () {
+          yield* authorize(request, handler)
+          const id = request.params.id ?? ""
+          const video = /^[a-f0-9]{24}$/.test(id) ? store.file(scopeOf(request.ctx), `video${id}`) : undefined
+          if (video === undefined) return yield* Effect.fail(notFound("the file"))
+          if (request.query.get("alt") !== "media")
+            return yield* Effect.fail(
+              new Errors.InvalidRequest({ message: "a generated video is downloaded with alt=media", param: "alt" }),
+            )
+          return {
+            _tag: "Stream",
+            status: 200,
+            contentType: video.mimeType,
+            body: Stream.make(video.bytes),
+          } satisfies Ingress.Reply
+        }),
+      ),
+  })
+  // Specific paths (`files/video…`) so the generic files routes can live beside them.
+  return [
+    create,
+    get,
+    download(`${base}/files/video{id}:download`),
+    download(`/download${base}/files/video{id}:download`),
+  ]
+}
