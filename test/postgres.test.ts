@@ -10,7 +10,7 @@ import { Effect } from "effect"
 import OpenAI from "openai"
 import pg from "pg"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { Database, Migrations, Section } from "@sluice/postgres"
+import { Database, Ledger as PgLedger, Migrations, Section } from "@sluice/postgres"
 import { Config } from "@sluice/core"
 import { Either, Scope, Exit } from "effect"
 import { OpenAIUpstream } from "@sluice/testing"
@@ -35,6 +35,7 @@ const config = (upUrl: string) => ({
   auth: { store: "postgres", cacheTtl: "10m" },
   database: { url },
   prices: { "gpt-4o-mini": { input: 0.15, output: 0.6 } },
+  budgets: { store: "postgres" },
 })
 
 beforeAll(async () => {
@@ -193,6 +194,101 @@ describe("request log", () => {
     const mine = (daily.body.data as Array<{ key: string; requests: number }>).filter((r) => r.key === "logged")
     expect(mine.reduce((n, r) => n + r.requests, 0)).toBe(3)
     expect((await fetch(`${a.url}/admin/requests`)).status).toBe(401)
+  })
+})
+
+describe("spend ledger", () => {
+  it("keeps every key's spend in Postgres: shared by instances, enforced across them, and exact under concurrency", async () => {
+    const created = await adminCall(a, "POST", "/admin/keys", {
+      name: "spender",
+      budget: { usd: 0.000_2, period: "monthly" },
+    })
+    expect(created.status).toBe(201)
+    const key = created.body.key as string
+    const id = created.body.id as string
+    let input = 0
+    let output = 0
+    for (const gw of [a, b]) {
+      const r = await openai(gw, key).chat.completions.create({
+        model: "small",
+        max_tokens: 16,
+        messages: [{ role: "user", content: "spend a little" }],
+      })
+      input += r.usage!.prompt_tokens
+      output += r.usage!.completion_tokens
+    }
+    const cost = (input * 0.15 + output * 0.6) / 1e6
+    // Either instance reads the same ledger: both requests, their tokens and their exact cost.
+    const usage = await eventually(
+      () => adminCall(b, "GET", `/admin/keys/${id}/usage`),
+      (u) => (u.body.usage as Record<string, { requests: number }>).monthly?.requests === 2,
+      "both requests in the ledger",
+    )
+    const monthly = (usage.body.usage as Record<string, { usd: number; inputTokens: number; outputTokens: number }>)
+      .monthly!
+    expect(monthly).toMatchObject({ inputTokens: input, outputTokens: output })
+    expect(monthly.usd).toBeCloseTo(cost, 12)
+    const rows = await db.query("SELECT period, requests FROM sluice_spend WHERE key_id = $1 ORDER BY period", [id])
+    expect(rows.rows.map((r) => [r.period, Number(r.requests)])).toEqual([
+      ["daily", 2],
+      ["monthly", 2],
+      ["total", 2],
+      ["weekly", 2],
+    ])
+
+    // Spend the rest of the budget, half through each instance: once it is gone, both refuse.
+    const statuses: Array<number> = []
+    for (let i = 0; i < 40 && !statuses.includes(403); i++)
+      statuses.push(
+        await openai(i % 2 === 0 ? a : b, key)
+          .chat.completions.create({
+            model: "small",
+            max_tokens: 16,
+            messages: [{ role: "user", content: "spend ".repeat(200) }],
+          })
+          .then(
+            () => 200,
+            (e: { status?: number }) => e.status ?? 0,
+          ),
+      )
+    expect(statuses).toContain(403)
+    for (const gw of [a, b]) {
+      const status = await openai(gw, key)
+        .chat.completions.create({
+          model: "small",
+          max_tokens: 16,
+          messages: [{ role: "user", content: "spend ".repeat(200) }],
+        })
+        .then(
+          () => 200,
+          (e: { status?: number }) => e.status ?? 0,
+        )
+      expect(status).toBe(403)
+    }
+  })
+
+  it("reserves atomically across instances: concurrent holds never pass the limit", async () => {
+    const scope = Effect.runSync(Scope.make())
+    try {
+      const section = Either.getOrThrow(Config.decodeSection(Section.Section, { url }))
+      const [one, two] = await Effect.runPromise(
+        Effect.all([Database.open(section), Database.open(section)]).pipe(Scope.extend(scope)),
+      )
+      const ledgers = [
+        PgLedger.make({ sql: one.sql, timeoutMs: 5_000 }),
+        PgLedger.make({ sql: two.sql, timeoutMs: 5_000 }),
+      ]
+      const now = Date.now()
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          Effect.runPromise(ledgers[i % 2]!.reserve("concurrent-key", "daily", 10_000, 1_000, now)),
+        ),
+      )
+      expect(results.filter((r) => r.ok).length).toBe(10)
+      expect(await Effect.runPromise(ledgers[1]!.spent("concurrent-key", "daily", now))).toBe(10_000)
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
   })
 })
 

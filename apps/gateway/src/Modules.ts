@@ -59,7 +59,7 @@ export const plugins: ReadonlyArray<Middleware.AnyPlugin> = [
   SluicePostgres.plugin,
   SluiceCache.plugin,
   SluiceRatelimit.plugin,
-  SluiceRatelimit.budgetsPlugin,
+  SluiceRatelimit.BudgetsPlugin.make({ ledgers: [SluicePostgres.ledger] }),
   SluiceGuardrails.plugin,
   SluiceConsole.plugin,
 ]

@@ -1,14 +1,16 @@
 /**
  * Postgres for the YAML-driven gateway (section `database:`):
  * - `keyStore`: `auth.store: postgres` keeps admin-API keys in `sluice_keys`;
+ * - `ledger`: `budgets.store: postgres` keeps every key's spend in `sluice_spend`;
  * - `plugin` (`requestlog`): one row per request in `sluice_request_log`, with retention, and
  *   `/admin/requests` + `/admin/usage/daily` behind the admin key.
  */
 import { Hash, type Plugin as AuthPlugin } from "@sluice/auth"
 import { Config, type Middleware } from "@sluice/core"
-import { BudgetsPlugin, Prices } from "@sluice/ratelimit"
+import { BudgetsPlugin, type LedgerService, Prices } from "@sluice/ratelimit"
 import { Effect, Schema } from "effect"
 import * as KeyStore from "./KeyStore.ts"
+import * as PgLedger from "./Ledger.ts"
 import * as RequestLog from "./RequestLog.ts"
 import * as Routes from "./Routes.ts"
 import { Section } from "./Section.ts"
@@ -33,6 +35,18 @@ export const keyStore: AuthPlugin.ExternalStore = {
       const db = yield* database(config)
       if (db === undefined) return yield* Effect.fail(needsDatabase("auth.store"))
       return yield* KeyStore.make({ sql: db.sql, ...options })
+    }),
+}
+
+/** `budgets.store: postgres`, for `BudgetsPlugin.make({ ledgers: [ledger] })`: spend in `sluice_spend`. */
+export const ledger: LedgerService.ExternalLedger = {
+  kind: "postgres",
+  fingerprint: (config) => config.database,
+  make: (config, options) =>
+    Effect.gen(function* () {
+      const db = yield* database(config)
+      if (db === undefined) return yield* Effect.fail(needsDatabase("budgets.store"))
+      return PgLedger.make({ sql: db.sql, timeoutMs: options.timeoutMs })
     }),
 }
 

@@ -7,15 +7,14 @@ import { Effect, Either, Layer, Schema } from "effect"
 import { Config, type Middleware, Router } from "@sluice/core"
 import { ConfigKeys, Hash } from "@sluice/auth"
 import * as Budgets from "./Budgets.ts"
-import { Ledger } from "./LedgerService.ts"
+import { type ExternalLedger, Ledger, LedgerStoreKind } from "./LedgerService.ts"
 import * as Prices from "./Prices.ts"
-import { StoreKind } from "./StoreKind.ts"
 import * as Tokens from "./Tokens.ts"
 import * as UsageRoutes from "./UsageRoutes.ts"
 
 export const Section = Schema.Struct({
   ...Budgets.Settings.fields,
-  store: Schema.optionalWith(StoreKind, { default: () => "memory" as const }),
+  store: Schema.optionalWith(LedgerStoreKind, { default: () => "memory" as const }),
   timeout: Schema.optionalWith(Config.Duration, { default: () => 250 }),
 })
 
@@ -40,11 +39,15 @@ export const aliasesOf = (config: Config.GatewayConfig): ((model: string) => Rea
 
 const enabled = (config: Config.GatewayConfig) => config.budgets !== undefined || config.prices !== undefined
 
-export const plugin: Middleware.Plugin<Ledger> = {
+/** The budgets plugin; `ledgers` are stores other packages provide (`budgets.store: postgres`). */
+export const make = (
+  options: { readonly ledgers?: ReadonlyArray<ExternalLedger> } = {},
+): Middleware.Plugin<Ledger> => ({
   name: "budgets",
   sections: { budgets: Section, prices: Prices.PricesSection, redis: ConfigKeys.RedisSection },
   // Spend outlives config reloads: only a change of ledger settings starts a new ledger.
-  services: (config) => (enabled(config) ? Ledger.layerConfig(config) : (Layer.empty as Layer.Layer<Ledger>)),
+  services: (config) =>
+    enabled(config) ? Ledger.layerConfig(config, options.ledgers) : (Layer.empty as Layer.Layer<Ledger>),
   fromConfig: (config) =>
     Effect.gen(function* () {
       if (!enabled(config)) return undefined
@@ -71,4 +74,7 @@ export const plugin: Middleware.Plugin<Ledger> = {
         routes: adminKeyHash === undefined ? undefined : UsageRoutes.routes({ ledger, adminKeyHash }),
       }
     }),
-}
+})
+
+/** Memory and Redis ledgers only. */
+export const plugin: Middleware.Plugin<Ledger> = make()
