@@ -224,3 +224,63 @@ describe("the built-in mock model makes videos", () => {
     expect(Buffer.from(await r2.arrayBuffer())).not.toEqual(bytes)
   })
 })
+
+describe("tracing covers the whole job", () => {
+  it("the request's GenAI span ends when the video is in, with its seconds as usage and the attempt as child", async () => {
+    const { createServer } = await import("node:http")
+    const bodies: Array<string> = []
+    const collector = createServer((req, res) => {
+      let body = ""
+      req.on("data", (c: Buffer) => {
+        body += c.toString("utf8")
+      })
+      req.on("end", () => {
+        if (req.url === "/v1/traces") bodies.push(body)
+        res.writeHead(200, { "content-type": "application/json" }).end("{}")
+      })
+    })
+    await new Promise<void>((r) => collector.listen(0, "127.0.0.1", r))
+    const port = (collector.address() as { port: number }).port
+    const traced = await startGateway({
+      providers: {
+        gem: { type: "gemini", baseUrl: gemini.url, apiKey: "g-up-secret", options: { videoPollInterval: 5 } },
+      },
+      models: { veo: { provider: "gem", model: "veo-3.1-generate-preview" } },
+      tracing: { exporter: "otlp", endpoint: `http://127.0.0.1:${port}`, serviceName: "sluice-video" },
+    })
+    try {
+      const ai = new GoogleGenAI({
+        apiKey: "anyone",
+        httpOptions: {
+          baseUrl: traced.url,
+          headers: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" },
+        },
+      })
+      const op = await untilDone(
+        ai,
+        await ai.models.generateVideos({ model: "veo", prompt: "traced", config: { durationSeconds: 4 } }),
+      )
+      expect(op.response?.generatedVideos?.length).toBe(1)
+    } finally {
+      await traced.close() // flushes the batch span processor
+      await new Promise((r) => collector.close(r))
+    }
+    type Span = {
+      spanId: string
+      parentSpanId?: string
+      traceId: string
+      name: string
+      kind: number
+      attributes: Array<{ key: string; value: Record<string, unknown> }>
+    }
+    const spans: Array<Span> = bodies
+      .flatMap((b) => JSON.parse(b).resourceSpans)
+      .flatMap((rs: { scopeSpans: Array<{ spans: Array<Span> }> }) => rs.scopeSpans.flatMap((ss) => ss.spans))
+    const job = spans.find((s) => s.kind === 2 && s.name === "chat veo")
+    expect(job).toBeDefined()
+    expect(job!.traceId).toBe("0af7651916cd43dd8448eb211c80319c")
+    const usage = job!.attributes.find((a) => a.key === "gen_ai.usage.output_tokens")?.value
+    expect(Number(usage?.intValue)).toBe(4)
+    expect(spans.filter((s) => s.name === "sluice.attempt" && s.parentSpanId === job!.spanId)).toHaveLength(1)
+  })
+})
