@@ -5,6 +5,11 @@
  * `strict` (library declarations checked too), compiles it and runs it with plain node, and the
  * openai SDK calls it. The installed `@sluice/gateway` must also work as `npx sluice`.
  *
+ * The container's runtime stage is checked from the same build: deploy/check-dockerfile.mjs
+ * --reuse-build replays deploy/Dockerfile without a daemon (the runtime files alone, no
+ * node_modules, readable by a non-root user; its command, HEALTHCHECK and deploy/sluice.yaml with
+ * Redis), taking this build for the `npm ci` and `npm run build` steps.
+ *
  * It builds first (`npm run build`: turbo, cached; a cold build takes about a minute).
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process"
@@ -187,12 +192,15 @@ const stop = async (child: ChildProcess, exited: Promise<number | null>) => {
   return code
 }
 
+beforeAll(async () => {
+  await run("npm", ["run", "-s", "build"], root, 400_000)
+}, 600_000)
+
 describe("packages installed from their tarballs in a project outside the repository", () => {
   let dir: string
   let compiled: Awaited<ReturnType<typeof run>> | undefined
 
   beforeAll(async () => {
-    await run("npm", ["run", "-s", "build"], root, 400_000)
     dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "sluice-consumer-"))
     const packed = JSON.parse(
       (
@@ -313,4 +321,15 @@ describe("packages installed from their tarballs in a project outside the reposi
       expect(await stop(proc.child, proc.exited)).toBe(0)
     }
   })
+})
+
+describe("deploy/Dockerfile without a container daemon", () => {
+  it("runs the runtime stage from this build: default command, HEALTHCHECK, the deploy config with Redis", async () => {
+    const { stdout } = await run(process.execPath, ["deploy/check-dockerfile.mjs", "--reuse-build"], root, 180_000)
+    expect(stdout).toContain("all readable by a non-root user")
+    expect(stdout).toContain("HEALTHCHECK passes")
+    expect(stdout).toContain("default command: /healthz and the mock model answer")
+    expect(stdout).toContain("a request without a key refused, the virtual key's chat answered")
+    expect(stdout).toContain("SIGTERM: drained and exited 0")
+  }, 200_000)
 })
