@@ -7,6 +7,7 @@
  * OpenAI's error format. Every sound and transcript is checked against what the mock made for
  * that input.
  */
+import { GoogleGenAI } from "@google/genai"
 import OpenAI, { toFile } from "openai"
 import {
   GeminiAudioUpstream as GeminiAudio,
@@ -217,6 +218,27 @@ describe("speech: /v1/audio/speech", () => {
       expect(e).toBeInstanceOf(OpenAI.BadRequestError)
       expect((e as InstanceType<typeof OpenAI.BadRequestError>).param).toBe(param)
     }
+  })
+})
+
+describe("a Gemini client asking an OpenAI speech model for AUDIO", () => {
+  it("gets the speech as inlineData under Google's PCM label", async () => {
+    const ai = new GoogleGenAI({ apiKey: keys.good, httpOptions: { baseUrl: gw.url } })
+    const r = await ai.models.generateContent({
+      model: "gpt-4o-mini-tts",
+      contents: "read this aloud",
+      config: { responseModalities: ["AUDIO"] },
+    })
+    expect(r.candidates?.[0]?.content?.parts?.[0]?.inlineData).toEqual({
+      mimeType: "audio/L16;codec=pcm;rate=24000",
+      data: OpenAIAudioUpstream.speechBytes("read this aloud", "alloy", "pcm").toString("base64"),
+    })
+    expect(OpenAIAudioUpstream.speechLog.at(-1)).toEqual({
+      model: "gpt-4o-mini-tts",
+      input: "read this aloud",
+      voice: "alloy",
+      response_format: "pcm",
+    })
   })
 })
 

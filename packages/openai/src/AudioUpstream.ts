@@ -32,7 +32,8 @@ const mediaTypes: Record<string, string> = {
   aac: "audio/aac",
   flac: "audio/flac",
   wav: "audio/wav",
-  pcm: `audio/pcm;rate=${Audio.speechRate}`,
+  // Google's label for the same bytes, so a Gemini client gets the inlineData its TTS would send.
+  pcm: `audio/L16;codec=pcm;rate=${Audio.speechRate}`,
 }
 
 /** The `/audio/speech` body, and the media type its answer will be. */
