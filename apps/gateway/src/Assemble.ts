@@ -10,6 +10,7 @@
 import type { HttpApp, HttpClient } from "@effect/platform"
 import { Effect, Either, Layer, Schema, type Scope } from "effect"
 import { Config, Gateway, type HandlerFn, type Ingress, Middleware, Resilience } from "@sluice/core"
+import * as SluiceOpenAI from "@sluice/openai"
 import type * as SluiceRealtime from "@sluice/realtime"
 import { App } from "@sluice/server"
 import * as Modules from "./Modules.ts"
@@ -64,6 +65,8 @@ export const build = (
     const memoMap = options.memoMap ?? (yield* Layer.makeMemoMap)
     const services = Layer.mergeAll(
       Resilience.Breaker.layerConfig(config),
+      // Stored Responses API responses (previous_response_id) outlive reloads too.
+      SluiceOpenAI.ResponsesConfig.Store.layerConfig(config),
       ...plugins.map((p) => p.services?.(config) ?? Layer.empty),
     )
     const context = yield* Layer.buildWithMemoMap(services, memoMap, yield* Effect.scope)
@@ -79,7 +82,7 @@ export const build = (
       middleware: installed.map((m) => Middleware.of(m.name, m.installed.middleware)),
     }).pipe(Effect.provide(context))
     const routes: Array<Ingress.PlainRoute> = installed.flatMap((m) => m.installed.routes ?? [])
-    const ingresses = yield* Modules.ingresses(config)
+    const ingresses = yield* Effect.provide(Modules.ingresses(config), context)
     const admits = installed.flatMap((m) => (m.installed.admit === undefined ? [] : [m.installed.admit]))
     const observers = installed.flatMap((m) => (m.installed.refused === undefined ? [] : [m.installed.refused]))
     const app = App.make({

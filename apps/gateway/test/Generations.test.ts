@@ -103,4 +103,20 @@ describe("a config reload on the same service layer", () => {
     expect((await chat(staticKey, "fine", "flaky")).status).toBe(200)
     expect((await chat(created.key, "four")).status).toBe(429)
   })
+
+  it("keeps stored Responses API responses: previous_response_id works across a reload", async () => {
+    const respond = (body: Record<string, unknown>) =>
+      fetch(`${url}/v1/responses`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${staticKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: "mock", ...body }),
+      })
+    const first = (await (await respond({ input: "remember me" })).json()) as { id: string }
+    expect(first.id).toMatch(/^resp_/)
+    await reload(configWith({ models: { later: { provider: "mock", model: "mock-c" } } }))
+    const read = await fetch(`${url}/v1/responses/${first.id}`, { headers: { authorization: `Bearer ${staticKey}` } })
+    expect(read.status).toBe(200)
+    const next = await respond({ input: "and now?", previous_response_id: first.id })
+    expect(next.status).toBe(200)
+  })
 })

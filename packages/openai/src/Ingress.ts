@@ -167,8 +167,16 @@ export const make = (options: Options = {}): IngressT.Ingress => ({
 /** The ingress without a response store. */
 export const ingress: IngressT.Ingress = make()
 
-/** The ingress with the response store the `responses:` section asks for (memory by default). */
+/**
+ * The ingress with the response store the `responses:` section asks for (memory by default):
+ * the long-lived `ResponsesConfig.Store` service when the gateway provides one (stored responses
+ * then survive reloads), else a store for this config alone.
+ */
 export const fromConfig = (
   config: Config.GatewayConfig,
 ): Effect.Effect<IngressT.Ingress, Config.ConfigError, Scope.Scope> =>
-  Effect.map(ResponsesConfig.fromConfig(config), (responses) => make({ responses }))
+  Effect.flatMap(Effect.serviceOption(ResponsesConfig.Store), (service) =>
+    service._tag === "Some"
+      ? Effect.succeed(make({ responses: service.value }))
+      : Effect.map(ResponsesConfig.fromConfig(config), (responses) => make({ responses })),
+  )

@@ -6,8 +6,8 @@
  *   responses: { store: redis, ttl: 30d, timeout: 1s }        # shared by a fleet; needs redis: { url }
  *   responses: { store: none }                                # keep nothing
  */
-import { Effect, Schema, type Scope } from "effect"
-import { Config } from "@sluice/core"
+import { Context, Effect, Layer, Schema, type Scope } from "effect"
+import { Config, Services } from "@sluice/core"
 import { ConfigKeys, Redis } from "@sluice/auth"
 import * as MemoryResponseStore from "./MemoryResponseStore.ts"
 import * as RedisResponseStore from "./RedisResponseStore.ts"
@@ -61,3 +61,37 @@ export const fromConfig = (
       }
     }
   })
+
+/**
+ * The store as a long-lived service: stored responses outlive config reloads while `responses:`
+ * (and, for Redis, the `redis:` url and prefix) are unchanged. The Redis store uses the process's
+ * one shared command connection.
+ */
+export class Store extends Context.Tag("@sluice/openai/ResponseStore")<Store, ResponseStore | undefined>() {
+  static readonly layerConfig = (config: Config.GatewayConfig): Layer.Layer<Store, Config.ConfigError> =>
+    Layer.unwrapEffect(
+      Effect.gen(function* () {
+        const section = yield* Config.decodeSection(Section, config.responses ?? {}, "responses")
+        if (section.store !== "redis")
+          return Services.stable("responses.store", section, () => Layer.scoped(Store, fromConfig(config)))
+        const redis = yield* Redis.settingsOf(config)
+        if (redis === undefined) return Layer.scoped(Store, fromConfig(config)) // fails naming responses.store
+        return Services.stable(
+          "responses.store",
+          { ...section, url: redis.url, prefix: redis.prefix, name: redis.clientName },
+          () =>
+            Layer.effect(
+              Store,
+              Effect.map(Redis.RedisClient, (connection) =>
+                RedisResponseStore.make({
+                  redis: connection,
+                  prefix: redis.prefix,
+                  ttlMs: section.ttl,
+                  timeoutMs: section.timeout,
+                }),
+              ),
+            ).pipe(Layer.provide(Redis.RedisClient.layerConfig(redis))),
+        )
+      }),
+    )
+}
