@@ -58,7 +58,7 @@ const ask = (key: string, content: string) =>
 
 describe("the whole pipeline from one config", () => {
   it("runs the middleware in the default order", () => {
-    expect(gw.assembled.middleware).toEqual(["tracing", "auth", "ratelimit", "budgets", "guardrails"])
+    expect(gw.assembled.middleware).toEqual(["tracing", "files", "auth", "ratelimit", "budgets", "guardrails"])
   })
 
   it("applies a key's own guardrails to that key only", async () => {

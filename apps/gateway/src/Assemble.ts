@@ -82,7 +82,7 @@ export const build = (
       middleware: installed.map((m) => Middleware.of(m.name, m.installed.middleware)),
     }).pipe(Effect.provide(context))
     const routes: Array<Ingress.PlainRoute> = installed.flatMap((m) => m.installed.routes ?? [])
-    const ingresses = yield* Effect.provide(Modules.ingresses(config), context)
+    const ingresses = yield* Modules.ingresses(config, handler).pipe(Effect.provide(context))
     const admits = installed.flatMap((m) => (m.installed.admit === undefined ? [] : [m.installed.admit]))
     const observers = installed.flatMap((m) => (m.installed.refused === undefined ? [] : [m.installed.refused]))
     const app = App.make({

@@ -4,12 +4,13 @@
  * that ships its own binary adds its plugins with `Sluice.main({ plugins })`, and `sluice start`
  * adds the ones a config names under `plugins:`.
  */
-import type { Config, Ingress, Middleware, ProviderType } from "@sluice/core"
+import type { Config, HandlerFn, Ingress, Middleware, ProviderType } from "@sluice/core"
 import { IngressLayout, MockProvider } from "@sluice/core"
 import * as SluiceAnthropic from "@sluice/anthropic"
 import * as SluiceAuth from "@sluice/auth"
 import * as SluiceCache from "@sluice/cache"
 import * as SluiceConsole from "@sluice/console"
+import * as SluiceFiles from "@sluice/files"
 import * as SluiceRatelimit from "@sluice/ratelimit"
 import * as SluiceGemini from "@sluice/gemini"
 import * as SluiceGuardrails from "@sluice/guardrails"
@@ -17,7 +18,7 @@ import * as SluiceOpenAI from "@sluice/openai"
 import * as SluicePostgres from "@sluice/postgres"
 import * as SluiceRealtime from "@sluice/realtime"
 import * as SluiceTracing from "@sluice/tracing"
-import { Context, Effect, Schema, type Scope } from "effect"
+import { Context, Effect, Option, Schema, type Scope } from "effect"
 
 export const providerTypes: ReadonlyArray<ProviderType> = [
   MockProvider.providerType,
@@ -26,13 +27,25 @@ export const providerTypes: ReadonlyArray<ProviderType> = [
   ...SluiceOpenAI.Presets.providerTypes,
 ]
 
-/** The wire formats clients may speak, configured from the `ingress:` and `responses:` sections. */
+/**
+ * The wire formats clients may speak, configured from the `ingress:` and `responses:` sections;
+ * with the `files` plugin's service (in the context), its Files and batch routes too, and its
+ * batch runner given this generation's handler.
+ */
 export const ingresses = (
   config: Config.GatewayConfig,
+  handler?: HandlerFn,
 ): Effect.Effect<ReadonlyArray<Ingress.Ingress>, Config.ConfigError, Scope.Scope> =>
   Effect.gen(function* () {
-    const gemini = yield* SluiceGemini.Ingress.fromConfig(config)
-    const openai = yield* SluiceOpenAI.Ingress.fromConfig(config)
+    const files = Option.getOrUndefined(yield* Effect.serviceOption(SluiceFiles.Service.FilesService))
+    if (files !== undefined && handler !== undefined) yield* files.engine.attach(handler)
+    const gemini = yield* SluiceGemini.Ingress.fromConfig(config, {
+      routes: files === undefined ? undefined : SluiceFiles.Service.geminiRoutes(files),
+    })
+    const openai = yield* SluiceOpenAI.Ingress.fromConfig(
+      config,
+      files === undefined ? undefined : SluiceFiles.Service.openaiRoutes(files),
+    )
     // Path prefixes per format and fixed routes (path → format + model), from `ingress:`.
     const layout = yield* IngressLayout.fromConfig(config)
     // Order matters where paths are shared (GET /v1/models): anthropic, gemini, openai.
@@ -55,6 +68,7 @@ export const realtime = (
 /** Middleware by name, for the `middleware:` list. */
 export const plugins: ReadonlyArray<Middleware.AnyPlugin> = [
   SluiceTracing.plugin,
+  SluiceFiles.plugin,
   SluiceAuth.Plugin.make({ stores: [SluicePostgres.keyStore] }),
   SluicePostgres.plugin,
   SluiceCache.plugin,
@@ -67,6 +81,8 @@ export const plugins: ReadonlyArray<Middleware.AnyPlugin> = [
 /** The order used when the config has no `middleware:` list (outermost first). */
 export const defaultOrder: ReadonlyArray<string> = [
   "tracing",
+  // Before auth, which drops the presented key: gateway files are found by the key's scope.
+  "files",
   "auth",
   // After auth (it logs the key), before the cache (it logs hits too).
   "requestlog",

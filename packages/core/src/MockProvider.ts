@@ -10,7 +10,8 @@
  * - audio output requested (OpenAI speech, Gemini AUDIO) → a short tone as 24 kHz 16-bit PCM;
  * - audio in the prompt (transcription) → `transcript: <n> bytes of <type>`;
  * - video output requested (Veo's predictLongRunning) → a tiny MP4 (MockVideo).
- * Otherwise it answers `echo: <last user text>`.
+ * Otherwise it answers `echo: <last user text>`, then a note per attached document (its type,
+ *   size and, for text, its first 200 characters).
  */
 import { Chunk, Duration, Effect, Stream } from "effect"
 import {
@@ -70,6 +71,23 @@ const hash = (s: string): number => {
   let h = 2166136261
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619)
   return h >>> 0
+}
+
+/**
+ * What the mock says of the documents in a turn (files a request attached, gateway files put
+ * inline): ` [text/plain, 11 bytes: "hello world"]` — the text of text-like ones, capped.
+ */
+const attachments = (parts: ReadonlyArray<Part>): string => {
+  let out = ""
+  for (const p of parts) {
+    if (p.type !== "image" || p.source.kind !== "base64") continue
+    if (/^(image|audio|video)\//.test(p.source.mediaType)) continue
+    const bytes = Buffer.from(p.source.data, "base64")
+    const mt = p.source.mediaType
+    const textual = mt.startsWith("text/") || mt === "application/json" || mt === "application/jsonl"
+    out += ` [${mt}, ${bytes.byteLength} bytes${textual ? `: ${JSON.stringify(bytes.toString("utf8").slice(0, 200))}` : ""}]`
+  }
+  return out
 }
 
 interface Plan {
@@ -162,7 +180,7 @@ const plan = (request: ChatRequest, name: string): Effect.Effect<Plan, GatewayEr
     })
     finishReason = "tool_calls"
   } else {
-    let answer = `echo: ${prompt}`
+    let answer = `echo: ${prompt}${attachments(turn?.parts ?? [])}`
     if (request.maxTokens !== undefined && estimateTokens(answer) > request.maxTokens) {
       answer = answer.slice(0, Math.max(1, request.maxTokens * 4))
       finishReason = "length"

@@ -353,21 +353,38 @@ const routesUnder = (base: string, guardModels: boolean, video: VideoOperations.
   ]
 }
 
-export const make = (options: Options = {}, tls = false): Ingress.Ingress => {
+/** More routes in Google's URL space (the Files API, batches), served under each prefix too. */
+export interface Extensions {
+  /**
+   * The routes under `prefix` (`""`, or the `pathPrefix`): e.g. `${prefix}/upload/v1beta/files`;
+   * `origin` is where clients reach the gateway (`publicUrl`, else the request's Host), for URLs
+   * the routes hand out.
+   */
+  readonly routes?:
+    | ((prefix: string, origin: (headers: Readonly<Record<string, string>>) => string) => ReadonlyArray<Ingress.Route>)
+    | undefined
+}
+
+export const make = (options: Options = {}, tls = false, extensions: Extensions = {}): Ingress.Ingress => {
   const prefixes = options.pathPrefix === undefined ? [""] : [options.pathPrefix, ""]
   const video: VideoOperations.Options = { store: VideoOperations.shared, publicUrl: options.publicUrl, tls }
   const routes = prefixes.flatMap((p) => [
     ...routesUnder(`${p}/v1beta`, false, video),
     // Under a prefix nothing else shares `/v1/models`; at the root OpenAI and Anthropic do.
     ...routesUnder(`${p}/v1`, p === "", video),
+    // After the ingress's own: its specific paths (`files/video…:download`) come first.
+    ...(extensions.routes?.(p, (headers) => VideoOperations.originOf(headers, options.publicUrl, tls)) ?? []),
   ])
   return { name: "gemini", routes, credential, error }
 }
 
 /** The ingress from the config's `ingress.gemini` section (errors name `ingress.gemini.…`). */
-export const fromConfig = (config: Config.GatewayConfig): Either.Either<Ingress.Ingress, Config.ConfigError> => {
+export const fromConfig = (
+  config: Config.GatewayConfig,
+  extensions: Extensions = {},
+): Either.Either<Ingress.Ingress, Config.ConfigError> => {
   const section = isObj(config.ingress) ? config.ingress.gemini : undefined
   return Either.map(Config.decodeSection(Options, section ?? {}, "ingress.gemini"), (o) =>
-    make(o, config.server.tls !== undefined),
+    make(o, config.server.tls !== undefined, extensions),
   )
 }

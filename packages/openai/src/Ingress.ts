@@ -143,6 +143,8 @@ const bearer = /^Bearer\s+(.+)$/i
 export interface Options {
   /** Where Responses API responses are kept; without one, each request carries its whole conversation. */
   readonly responses?: ResponseStore | undefined
+  /** More routes in OpenAI's URL space (`/v1/files`, `/v1/batches`). */
+  readonly routes?: ReadonlyArray<IngressT.Route> | undefined
 }
 
 export const make = (options: Options = {}): IngressT.Ingress => ({
@@ -158,6 +160,7 @@ export const make = (options: Options = {}): IngressT.Ingress => ({
     ...Responses.routes(answer, options.responses),
     ...Images.routes(answer),
     ...Audio.routes(answer),
+    ...(options.routes ?? []),
     embeddings,
     models,
     model,
@@ -174,9 +177,10 @@ export const ingress: IngressT.Ingress = make()
  */
 export const fromConfig = (
   config: Config.GatewayConfig,
+  routes?: ReadonlyArray<IngressT.Route>,
 ): Effect.Effect<IngressT.Ingress, Config.ConfigError, Scope.Scope> =>
   Effect.flatMap(Effect.serviceOption(ResponsesConfig.Store), (service) =>
     service._tag === "Some"
-      ? Effect.succeed(make({ responses: service.value }))
-      : Effect.map(ResponsesConfig.fromConfig(config), (responses) => make({ responses })),
+      ? Effect.succeed(make({ responses: service.value, routes }))
+      : Effect.map(ResponsesConfig.fromConfig(config), (responses) => make({ responses, routes })),
   )

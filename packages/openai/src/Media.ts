@@ -50,3 +50,15 @@ export const kindOf = (source: Parts.MediaSource): "image" | "audio" | "file" =>
   if (mt.startsWith("audio/")) return "audio"
   return "file"
 }
+
+/**
+ * A gateway file named by `file_id` (`file-…`, minted by the gateway's `/v1/files`), as the
+ * canonical request carries it until the files middleware puts the content inline. An id the
+ * gateway could not have minted is refused where it is decoded.
+ */
+export const fileRefPrefix = "sluice-file:"
+
+export const fileRef = (fileId: string): Parts.ImagePart | undefined =>
+  /^file-[a-z0-9]{1,40}$/.test(fileId)
+    ? { type: "image", source: { kind: "url", url: `${fileRefPrefix}${fileId}` } }
+    : undefined

@@ -39,8 +39,15 @@ const userPart = (p: Wire.UserContentPart, param: string): Either.Either<Part, E
       })
     case "file": {
       if (p.file.file_data === undefined) {
+        const ref = p.file.file_id === undefined ? undefined : Media.fileRef(p.file.file_id)
+        if (ref !== undefined) return Either.right(ref)
         return Either.left(
-          badField(`${param}.file`, "file_id references are not supported by this gateway; send file_data"),
+          badField(
+            `${param}.file.file_id`,
+            p.file.file_id === undefined
+              ? "send file_data or the file_id of a file uploaded to this gateway's /v1/files"
+              : "file_id must name a file uploaded to this gateway's /v1/files (file-…)",
+          ),
         )
       }
       const data = Media.parseDataUrl(p.file.file_data)

@@ -41,13 +41,24 @@ const contentPart = (c: W.MessageContent, param: string): Result<Part> => {
     case "refusal":
       return Either.right({ type: "text", text: c.refusal })
     case "input_image":
-      if (c.image_url == null)
-        return Either.left(badField(`${param}.file_id`, "file references are not supported; send image_url"))
+      if (c.image_url == null) {
+        const ref = c.file_id == null ? undefined : Media.fileRef(c.file_id)
+        if (ref !== undefined) return Either.right(ref)
+        return Either.left(
+          badField(`${param}.file_id`, "send image_url or the file_id of a file uploaded to this gateway's /v1/files"),
+        )
+      }
       return mediaPart(c.image_url, `${param}.image_url`)
     case "input_file":
       if (c.file_data !== undefined) return mediaPart(c.file_data, `${param}.file_data`)
       if (c.file_url !== undefined) return mediaPart(c.file_url, `${param}.file_url`)
-      return Either.left(badField(`${param}.file_id`, "file references are not supported; send file_data"))
+      {
+        const ref = c.file_id == null ? undefined : Media.fileRef(c.file_id)
+        if (ref !== undefined) return Either.right(ref)
+      }
+      return Either.left(
+        badField(`${param}.file_id`, "send file_data or the file_id of a file uploaded to this gateway's /v1/files"),
+      )
   }
 }
 

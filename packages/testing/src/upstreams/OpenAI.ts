@@ -104,6 +104,49 @@ interface Answer {
   readonly calls: ReadonlyArray<{ id: string; name: string; arguments: string }>
 }
 
+const dataUrl = /^data:[\w.+-]+\/[\w.+-]+;base64,[A-Za-z0-9+/]*={0,2}$/
+
+/** A user message's content parts as OpenAI checks them (types, file and image sources). */
+const contentProblem = (content: ReadonlyArray<unknown>, i: number): [string, string] | undefined => {
+  for (const [j, p] of content.entries()) {
+    const at = `messages[${i}].content[${j}]`
+    if (!isObject(p)) return [`Invalid type for '${at}'`, at]
+    switch (p.type) {
+      case "text":
+        if (typeof p.text !== "string") return [`Missing required parameter: '${at}.text'.`, `${at}.text`]
+        break
+      case "image_url": {
+        const url = isObject(p.image_url) ? p.image_url.url : undefined
+        if (typeof url !== "string" || !(/^https?:\/\//.test(url) || dataUrl.test(url)))
+          return [`Invalid '${at}.image_url.url': expected a URL or a base64 data URL.`, `${at}.image_url.url`]
+        break
+      }
+      case "input_audio":
+        if (!isObject(p.input_audio) || typeof p.input_audio.data !== "string")
+          return [`Missing required parameter: '${at}.input_audio.data'.`, `${at}.input_audio.data`]
+        break
+      case "file": {
+        const f = isObject(p.file) ? p.file : undefined
+        if (f === undefined || (f.file_id === undefined && f.file_data === undefined))
+          return [`Missing required parameter: '${at}.file.file_id' or '${at}.file.file_data'.`, `${at}.file`]
+        if (f.file_data !== undefined) {
+          if (typeof f.file_data !== "string" || !dataUrl.test(f.file_data))
+            return [`Invalid '${at}.file.file_data': expected a base64 data URL.`, `${at}.file.file_data`]
+          if (typeof f.filename !== "string" || f.filename === "")
+            return [`Missing required parameter: '${at}.file.filename'.`, `${at}.file.filename`]
+        }
+        break
+      }
+      default:
+        return [
+          `Invalid value: '${String(p.type)}'. Supported values are: 'text', 'image_url', 'input_audio', 'refusal', 'audio', and 'file'.`,
+          `${at}.type`,
+        ]
+    }
+  }
+  return undefined
+}
+
 /** OpenAI's own request checks that a gateway could get wrong. */
 const validate = (body: Json, flavor: "openai" | "deepseek"): [string, string | null] | undefined => {
   if (typeof body.model !== "string") return ["you must provide a model parameter", null]
@@ -146,6 +189,9 @@ const validate = (body: Json, flavor: "openai" | "deepseek"): [string, string | 
           `messages.[${i}].role`,
         ]
       }
+    } else if (m.role === "user" && Array.isArray(m.content)) {
+      const bad = contentProblem(m.content, i)
+      if (bad !== undefined) return bad
     } else if (m.role !== "system" && m.role !== "developer" && m.role !== "user" && m.role !== "assistant") {
       return [
         `Invalid value: '${String(m.role)}'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.`,
