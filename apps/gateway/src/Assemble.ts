@@ -9,7 +9,7 @@
  */
 import type { HttpApp, HttpClient } from "@effect/platform"
 import { Effect, Either, Layer, Schema, type Scope } from "effect"
-import { Config, Gateway, type HandlerFn, type Ingress, Middleware, Resilience } from "@sluice/core"
+import { Config, Gateway, type HandlerFn, type Ingress, KeyPolicy, Middleware, Resilience } from "@sluice/core"
 import * as SluiceOpenAI from "@sluice/openai"
 import type * as SluiceRealtime from "@sluice/realtime"
 import { App } from "@sluice/server"
@@ -71,9 +71,23 @@ export const build = (
     )
     const context = yield* Layer.buildWithMemoMap(services, memoMap, yield* Effect.scope)
 
+    // Keys' policy fields: those of the middleware in this pipeline, decoded by their owners'
+    // schemas (auth does it once per key); a field of a plugin left out is refused, saying so.
+    const policies = yield* Effect.try({
+      try: () =>
+        KeyPolicy.decoder(
+          config,
+          plugins.flatMap((p) => p.keyPolicy ?? []),
+          modules.plugins.flatMap((p) => p.keyPolicy ?? []),
+        ),
+      catch: (e) => new Config.ConfigError({ issues: [{ path: "plugins", message: (e as Error).message }] }),
+    })
+
     const installed: Array<{ name: string; installed: Middleware.Installed }> = []
     for (const plugin of plugins) {
-      const result = yield* Effect.provide(plugin.fromConfig(config), context)
+      const result = yield* plugin
+        .fromConfig(config)
+        .pipe(Effect.provide(context), Effect.provideService(KeyPolicy.Policies, policies))
       if (result !== undefined) installed.push({ name: plugin.name, installed: result })
     }
     const handler = yield* Gateway.make({

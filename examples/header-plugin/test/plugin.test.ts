@@ -11,7 +11,8 @@ import { Effect, Either } from "effect"
 import { describe, expect, it, vi } from "vitest"
 import { Stub } from "@sluice/testing"
 import { startSluice } from "../../../test/support/sluice-process.ts"
-import { middleware } from "../src/plugin.ts"
+import { KeyPolicy } from "@sluice/core"
+import { keyHeaders, middleware } from "../src/plugin.ts"
 
 // Each test starts the real `sluice` from sources: slow to boot on a busy machine.
 vi.setConfig({ testTimeout: 120_000 })
@@ -29,6 +30,17 @@ describe("the headers middleware alone", () => {
     expect(Either.isLeft(refused) && refused.left).toMatchObject({ _tag: "InvalidRequest" })
     expect(stub.calls).toHaveLength(1)
   })
+
+  it("adds a key's own headers, decoded once by its schema when the key was loaded", async () => {
+    const decoded = KeyPolicy.decoder(undefined, [keyHeaders]).decode({ headers: { "x-team": "search" } })
+    if (Either.isLeft(decoded)) throw new Error("expected the key's headers to decode")
+    const principal = { id: "k", name: "k", policy: decoded.right }
+    const handler = middleware({ add: { "x-served-by": "edge-1" } })(Stub.stub().handler)
+    const r = await Effect.runPromise(handler(Stub.chat({}, { principal })))
+    expect(r.headers).toMatchObject({ "x-served-by": "edge-1", "x-team": "search" })
+    const bad = KeyPolicy.decoder(undefined, [keyHeaders]).decode({ headers: { "X Bad": "v" } })
+    expect(Either.isLeft(bad) && bad.left[0]!.path).toBe("headers.X Bad")
+  })
 })
 
 describe("loaded by sluice from the config", () => {
@@ -40,19 +52,32 @@ describe("loaded by sluice from the config", () => {
       headers,
     ].join("\n")
 
-  it("sluice start loads it and runs it on every request", async () => {
+  it("sluice start loads it and runs it on every request, with a key's own headers", async () => {
     // An absolute path here; the validate test below uses one relative to the config file.
-    const gw = await startSluice(yaml(pluginFile, "headers: { add: { x-served-by: edge-1 }, require: x-team }"))
+    const gw = await startSluice(
+      yaml(
+        pluginFile,
+        [
+          "headers: { add: { x-served-by: edge-1 }, require: x-team }",
+          'keys: [{ name: search, key: "sk-search-0123456789abcdef", headers: { x-key-team: search } }]',
+        ].join("\n"),
+      ),
+    )
     try {
       const call = (headers: Record<string, string>) =>
         fetch(`${gw.url}/v1/chat/completions`, {
           method: "POST",
-          headers: { "content-type": "application/json", ...headers },
+          headers: {
+            "content-type": "application/json",
+            authorization: "Bearer sk-search-0123456789abcdef",
+            ...headers,
+          },
           body: JSON.stringify({ model: "mock", messages: [{ role: "user", content: "hi" }] }),
         })
       const ok = await call({ "x-team": "search" })
       expect(ok.status).toBe(200)
       expect(ok.headers.get("x-served-by")).toBe("edge-1")
+      expect(ok.headers.get("x-key-team")).toBe("search")
       const refused = await call({})
       expect(refused.status).toBe(400)
       expect(((await refused.json()) as { error: { message: string } }).error.message).toContain("x-team")
@@ -78,5 +103,21 @@ describe("loaded by sluice from the config", () => {
     expect(run.status).toBe(1)
     expect(run.stderr).toContain("headers.add")
     expect(run.stderr).toContain("header: unknown section")
+  })
+
+  it("sluice validate checks a key's part of the policy with the plugin's schema, naming the path", () => {
+    const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "sluice-plugin-"))
+    const file = Path.join(dir, "sluice.yaml")
+    const key = 'keys: [{ name: a, key: "sk-a-0123456789abcdef", headers: { "X Bad": v } }]'
+    Fs.writeFileSync(file, `${yaml(Path.relative(dir, pluginFile), "headers: {}")}\n${key}\n`)
+    const run = spawnSync(process.execPath, ["apps/gateway/bin/sluice.mjs", "validate", "--config", file], {
+      cwd: root,
+      encoding: "utf8",
+      timeout: 90_000,
+    })
+    Fs.rmSync(dir, { recursive: true, force: true })
+    expect(run.status).toBe(1)
+    expect(run.stderr).toContain("keys[0].headers")
+    expect(run.stderr).not.toContain("sk-a-0123456789abcdef")
   })
 })

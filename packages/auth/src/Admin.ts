@@ -5,19 +5,23 @@
  */
 import { type HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect, Either, ParseResult, Schema } from "effect"
-import { Echo, type Ingress } from "@sluice/core"
+import { Echo, type Ingress, KeyPolicy } from "@sluice/core"
 import * as AdminGuard from "./AdminGuard.ts"
 import * as Credentials from "./Credentials.ts"
 import { generateId, generateKey, sha256 } from "./Hash.ts"
-import { BudgetPolicy, type KeyRecord, publicView, RateLimitPolicy, Timestamp } from "./KeyRecord.ts"
+import { type KeyRecord, policyOf, publicView, Timestamp } from "./KeyRecord.ts"
 import type { KeyStore } from "./KeyStore.ts"
 
 export interface AdminOptions {
   readonly store: KeyStore
   /** SHA-256 hex of the admin key. */
   readonly adminKeyHash: string
-  /** Whether a budget can be enforced (the `budgets` middleware has a price table). */
-  readonly budgetsAvailable: boolean
+  /**
+   * The key policy fields of the installed middleware (`rateLimit`, `budget`, `guardrails`, a
+   * plugin's own): a body's policy fields are decoded with it, a bad one is a 400 naming it.
+   * None by default (then every policy field is refused).
+   */
+  readonly policies?: KeyPolicy.Decoder | undefined
   readonly now?: (() => number) | undefined
   /** Keys that seal per-key provider credentials; without them the API refuses to store any. */
   readonly credentialKeys?: ReadonlyArray<Credentials.CredentialKey> | undefined
@@ -35,24 +39,23 @@ const ProviderKeys = Schema.Record({
   value: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(4096)),
 })
 
-const CreateBody = Schema.Struct({
+/** Any other field of a body is a policy field, decoded by its owner's schema (see `policies`). */
+const PolicyFields = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+
+const createFields = {
   name: Schema.NonEmptyTrimmedString,
   models: Schema.optional(Patterns),
-  rateLimit: Schema.optional(RateLimitPolicy),
-  budget: Schema.optional(BudgetPolicy),
-  guardrails: Schema.optional(Patterns),
   expiresAt: Schema.optional(Timestamp),
   enabled: Schema.optional(Schema.Boolean),
   providerKeys: Schema.optional(ProviderKeys),
-})
+}
+const createOwn: ReadonlySet<string> = new Set(Object.keys(createFields))
+const CreateBody = Schema.Struct(createFields, PolicyFields)
 
-/** `null` clears a field. */
-const UpdateBody = Schema.Struct({
+/** `null` clears a field (a policy field too). */
+const updateFields = {
   name: Schema.optional(Schema.NonEmptyTrimmedString),
   models: Schema.optional(Schema.NullOr(Patterns)),
-  rateLimit: Schema.optional(Schema.NullOr(RateLimitPolicy)),
-  budget: Schema.optional(Schema.NullOr(BudgetPolicy)),
-  guardrails: Schema.optional(Schema.NullOr(Patterns)),
   expiresAt: Schema.optional(Schema.NullOr(Timestamp)),
   enabled: Schema.optional(Schema.Boolean),
   /** Set or replace credentials by provider; `null` for a provider removes its credential. */
@@ -62,7 +65,9 @@ const UpdateBody = Schema.Struct({
       value: Schema.NullOr(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(4096))),
     }),
   ),
-})
+}
+const updateOwn: ReadonlySet<string> = new Set(Object.keys(updateFields))
+const UpdateBody = Schema.Struct(updateFields, PolicyFields)
 
 type Reply = HttpServerResponse.HttpServerResponse
 
@@ -178,10 +183,31 @@ export const routes = (options: AdminOptions): ReadonlyArray<Ingress.PlainRoute>
     return providerKeys === undefined ? rest : { ...rest, providerKeys }
   }
 
-  const noBudgets = (budget: unknown) =>
-    budget !== undefined && budget !== null && !options.budgetsAvailable
-      ? fail(400, "invalid_request_error", "budget: budgets are off on this gateway (it has no prices: section)")
-      : undefined
+  const policies = options.policies ?? KeyPolicy.decoder(undefined, [])
+
+  /**
+   * A body's policy fields decoded by their owners' schemas, written back as a store keeps them
+   * (defaults filled in); or the 400 that names the first bad field. `null`s are left to the caller.
+   */
+  const policyFields = (
+    raw: Readonly<Record<string, unknown>>,
+  ): Either.Either<Readonly<Record<string, unknown>>, Reply> => {
+    const given: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(raw)) {
+      if (v !== null) given[k] = v
+      else if (!policies.names.has(k))
+        return Either.left(fail(400, "invalid_request_error", `${Echo.cap(k, 64)}: not a key policy field`))
+    }
+    const decoded = policies.decode(given)
+    if (Either.isLeft(decoded)) {
+      const issue = decoded.left[0]!
+      // The path is a field of the body (capped: a caller's own field name may be echoed).
+      return Either.left(
+        fail(400, "invalid_request_error", `${Echo.cap(issue.path, 128)}: ${Echo.capDecodeMessage(issue.message)}`),
+      )
+    }
+    return Either.right(policies.encode(decoded.right))
+  }
 
   const create = guarded((request) =>
     Effect.gen(function* () {
@@ -189,21 +215,19 @@ export const routes = (options: AdminOptions): ReadonlyArray<Ingress.PlainRoute>
       const body = yield* readBody(request, CreateBody)
       if (Either.isLeft(body)) return body.left
       const b = body.right
-      const refused = noBudgets(b.budget)
-      if (refused !== undefined) return refused
+      const policy = policyFields(policyOf(b, createOwn))
+      if (Either.isLeft(policy)) return policy.left
       const key = generateKey()
       const id = generateId()
       const providerKeys = sealed(id, undefined, b.providerKeys)
       if (Either.isLeft(providerKeys)) return providerKeys.left
       const record: KeyRecord = {
+        ...policy.right,
         id,
         name: b.name,
         keyHash: sha256(key),
         hint: hint(key),
         ...(b.models !== undefined ? { models: b.models } : {}),
-        ...(b.rateLimit !== undefined ? { rateLimit: b.rateLimit } : {}),
-        ...(b.budget !== undefined ? { budget: b.budget } : {}),
-        ...(b.guardrails !== undefined ? { guardrails: b.guardrails } : {}),
         ...(b.expiresAt !== undefined ? { expiresAt: new Date(b.expiresAt).toISOString() } : {}),
         enabled: b.enabled ?? true,
         createdAt: now(),
@@ -233,10 +257,13 @@ export const routes = (options: AdminOptions): ReadonlyArray<Ingress.PlainRoute>
       const body = yield* readBody(request, UpdateBody)
       if (Either.isLeft(body)) return body.left
       const b = body.right
-      const refused = noBudgets(b.budget)
-      if (refused !== undefined) return refused
-      const next: Record<string, unknown> = { ...found.right }
-      for (const field of ["name", "models", "rateLimit", "budget", "guardrails", "expiresAt", "enabled"] as const) {
+      const changes = policyOf(b, updateOwn)
+      const policy = policyFields(changes)
+      if (Either.isLeft(policy)) return policy.left
+      // Policy fields the body does not name stay as stored (this gateway may not know them all).
+      const next: Record<string, unknown> = { ...found.right, ...policy.right }
+      for (const [field, value] of Object.entries(changes)) if (value === null) delete next[field]
+      for (const field of ["name", "models", "expiresAt", "enabled"] as const) {
         const v = b[field]
         if (v === undefined) continue
         if (v === null) delete next[field]

@@ -12,6 +12,7 @@ import {
   type GatewayResponse,
   Echo,
   Handler,
+  KeyPolicy,
   Middleware,
   type MiddlewareSpec,
   ModelId,
@@ -21,7 +22,7 @@ import {
 } from "@sluice/core"
 import { sha256 } from "./Hash.ts"
 import * as Credentials from "./Credentials.ts"
-import { type KeyRecord, toPrincipal } from "./KeyRecord.ts"
+import { type KeyRecord, policyOf, toPrincipal } from "./KeyRecord.ts"
 import type { KeyStore } from "./KeyStore.ts"
 
 export interface AuthOptions {
@@ -33,18 +34,35 @@ export interface AuthOptions {
   readonly now?: (() => number) | undefined
   /** Keys that open the records' sealed provider credentials. */
   readonly credentialKeys?: ReadonlyArray<Credentials.CredentialKey> | undefined
+  /**
+   * Decodes keys' policy fields (those of the installed middleware). By default the one of the
+   * generation being built (`KeyPolicy.Policies`); with none, a key with a policy field is refused.
+   */
+  readonly policies?: KeyPolicy.Decoder | undefined
 }
 
 /**
- * The principal of a record, its provider credentials opened. Records are cached by the stores,
- * so one opening serves every request of a key until the record changes.
+ * The principal of a record: its policy decoded by the owners' schemas, its provider
+ * credentials opened. Records are cached by the stores, so this runs once per record (per
+ * generation) and serves every request of the key until the record changes. A record whose
+ * policy does not decode (a store written by another version, say) is refused, naming the field.
  */
-const principals = (keys: ReadonlyArray<Credentials.CredentialKey>) => {
+const principals = (keys: ReadonlyArray<Credentials.CredentialKey>, policies: KeyPolicy.Decoder) => {
   const memo = new WeakMap<KeyRecord, Either.Either<Principal, GatewayError>>()
   return (record: KeyRecord): Either.Either<Principal, GatewayError> => {
     const hit = memo.get(record)
     if (hit !== undefined) return hit
-    let result: Either.Either<Principal, GatewayError> = Either.right(toPrincipal(record))
+    const policy = policies.decode(policyOf(record))
+    let result: Either.Either<Principal, GatewayError> = Either.isRight(policy)
+      ? Either.right(toPrincipal(record, policy.right))
+      : Either.left(
+          new Errors.Internal({
+            message: `API key "${Echo.cap(record.name, 64)}" has a policy this gateway cannot use: ${policy.left
+              .slice(0, 3)
+              .map((i) => `${Echo.cap(i.path, 64)}: ${Echo.capDecodeMessage(i.message)}`)
+              .join("; ")}`,
+          }),
+        )
     if (record.providerKeys !== undefined) {
       const credentials: Record<string, Redacted.Redacted<string>> = {}
       for (const [provider, sealed] of Object.entries(record.providerKeys)) {
@@ -120,7 +138,7 @@ export interface Auth {
 export const make = (store: KeyStore, options: AuthOptions = {}): Auth => {
   // What admit found, for the middleware of the same request (keyed by its credential object).
   const verified = new WeakMap<Redacted.Redacted<string>, KeyRecord>()
-  const principalOf = principals(options.credentialKeys ?? [])
+  const principalOf = principals(options.credentialKeys ?? [], options.policies ?? KeyPolicy.decoder(undefined, []))
 
   const admit = (ctx: RequestContext): Effect.Effect<void, GatewayError> =>
     Effect.gen(function* () {
@@ -150,11 +168,12 @@ export const make = (store: KeyStore, options: AuthOptions = {}): Auth => {
         if (model !== undefined && options.passthrough?.(model) === true) return yield* next(request)
         return yield* Effect.fail(invalid)
       }
+      const principal = principalOf(record)
       // Outer middleware (tracing, request logs) learn whose key this is, typed — never the key.
-      if (request.ctx.notes !== undefined) request.ctx.notes.principal = toPrincipal(record)
+      if (request.ctx.notes !== undefined)
+        request.ctx.notes.principal = Either.isRight(principal) ? principal.right : toPrincipal(record)
       const denied = check(record, model, (options.now ?? Date.now)())
       if (denied !== undefined) return yield* Effect.fail(denied)
-      const principal = principalOf(record)
       if (Either.isLeft(principal)) {
         yield* Effect.logError(principal.left.message)
         return yield* Effect.fail(principal.left)
@@ -173,9 +192,15 @@ export const make = (store: KeyStore, options: AuthOptions = {}): Auth => {
 export const middlewareFn = (store: KeyStore, options: AuthOptions = {}): Middleware.Middleware =>
   make(store, options).middleware
 
-/** `Auth.middleware(store)`: the middleware alone, for programmatic pipelines and tests. */
+/**
+ * `Auth.middleware(store, { policies })`: the middleware alone, for programmatic pipelines and
+ * tests. Give it the key policy fields of the middleware after it
+ * (`KeyPolicy.decoder(undefined, [RateLimit.keyPolicy])`), or it uses `KeyPolicy.Policies`.
+ */
 export const middleware = (store: KeyStore, options: AuthOptions = {}): MiddlewareSpec =>
   Middleware.make(
     "auth",
-    Effect.sync(() => middlewareFn(store, options)),
+    Effect.map(KeyPolicy.Policies, (policies) =>
+      middlewareFn(store, { ...options, policies: options.policies ?? policies }),
+    ),
   )

@@ -6,7 +6,7 @@ import { Config } from "@sluice/core"
 import { Either, ParseResult, Redacted, Schema } from "effect"
 import * as Credentials from "./Credentials.ts"
 import { sha256 } from "./Hash.ts"
-import { BudgetPolicy, type KeyRecord, RateLimitPolicy, Timestamp } from "./KeyRecord.ts"
+import { type KeyRecord, policyOf, Timestamp } from "./KeyRecord.ts"
 
 export const minKeyLength = 16
 
@@ -54,7 +54,12 @@ export const CredentialKeySchema = Schema.transformOrFail(Schema.Unknown, Creden
   encode: (k) => ParseResult.succeed(k.key.toString("hex")),
 })
 
-export const ConfigKey = Schema.Struct({
+/**
+ * A key in `keys:`. Besides these fields a key carries policy fields (`rateLimit`, `budget`,
+ * `guardrails`, a plugin's own), each validated by the schema of the middleware that owns it
+ * when the config is built (`keys[i].rateLimit.rpm: …`); see KeyPolicy in @sluice/core.
+ */
+const configKeyFields = {
   name: Schema.NonEmptyTrimmedString,
   /** Used for rate-limit buckets and spend ledgers; defaults to the name. */
   id: Schema.optional(
@@ -67,14 +72,20 @@ export const ConfigKey = Schema.Struct({
   key: Schema.optional(Secret("a key")),
   keyHash: Schema.optional(HexHash),
   models: Schema.optional(Schema.Array(Schema.NonEmptyTrimmedString)),
-  rateLimit: Schema.optional(RateLimitPolicy),
-  budget: Schema.optional(BudgetPolicy),
-  guardrails: Schema.optional(Schema.Array(Schema.NonEmptyTrimmedString)),
   expiresAt: Schema.optional(Timestamp),
   enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
   /** The key's own provider credentials by provider name (`${ENV}` references), used instead of the provider's. */
   providerKeys: Schema.optional(Schema.Record({ key: Schema.String, value: ProviderCredential })),
-}).pipe(Schema.filter((k) => (k.key === undefined) !== (k.keyHash === undefined) || "give either key or keyHash"))
+}
+
+/** The fields auth reads itself in a config key; any other is a policy field. */
+export const configKeyOwnFields: ReadonlySet<string> = new Set(Object.keys(configKeyFields))
+
+export const ConfigKey = Schema.Struct(
+  configKeyFields,
+  // Policy fields: each owner's schema decodes its own (auth's plugin, with the generation's fields).
+  Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+).pipe(Schema.filter((k) => (k.key === undefined) !== (k.keyHash === undefined) || "give either key or keyHash"))
 export type ConfigKey = typeof ConfigKey.Type
 
 export const KeysSection = Schema.Array(ConfigKey)
@@ -115,6 +126,9 @@ export const RedisSection = Schema.Struct(
   Schema.Record({ key: Schema.String, value: Schema.Unknown }),
 )
 
+/** A config key's policy fields as written (never its key or anything else auth reads). */
+export const keyPolicyOf = (k: ConfigKey): Record<string, unknown> => policyOf(k, configKeyOwnFields)
+
 /** A config key as a record; its provider credentials sealed with `keys` (see Credentials.ts). */
 export const toRecord = (k: ConfigKey, keys: ReadonlyArray<Credentials.CredentialKey> = []): KeyRecord => {
   const id = k.id ?? k.name
@@ -128,6 +142,7 @@ export const toRecord = (k: ConfigKey, keys: ReadonlyArray<Credentials.Credentia
           ]),
         )
   const record: KeyRecord = {
+    ...keyPolicyOf(k),
     id,
     name: k.name,
     keyHash: k.key !== undefined ? sha256(Redacted.value(k.key)) : k.keyHash!.toLowerCase(),
@@ -135,9 +150,6 @@ export const toRecord = (k: ConfigKey, keys: ReadonlyArray<Credentials.Credentia
     source: "config",
     ...(k.key !== undefined ? { hint: `…${Redacted.value(k.key).slice(-4)}` } : {}),
     ...(k.models !== undefined ? { models: k.models } : {}),
-    ...(k.rateLimit !== undefined ? { rateLimit: k.rateLimit } : {}),
-    ...(k.budget !== undefined ? { budget: k.budget } : {}),
-    ...(k.guardrails !== undefined ? { guardrails: k.guardrails } : {}),
     ...(k.expiresAt !== undefined ? { expiresAt: new Date(k.expiresAt).toISOString() } : {}),
     ...(providerKeys !== undefined ? { providerKeys } : {}),
   }

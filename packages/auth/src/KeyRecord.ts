@@ -1,30 +1,13 @@
 /**
- * A virtual key as stored (config or Redis): its hash, never its plaintext, and the policy the
- * middleware after auth reads from `ctx.principal.policy` (rate limits, budget, guardrails).
+ * A virtual key as stored (config, Redis, Postgres): its hash, never its plaintext, the fields
+ * auth itself reads, and the key's policy fields as written (`rateLimit`, `budget`,
+ * `guardrails`, a plugin's own). Each policy field belongs to the middleware that enforces it,
+ * which brings its schema (`KeyPolicy.Field`); auth decodes them once per record into the
+ * principal (`ctx.principal.policy`), so a store keeps fields this process does not know.
  */
 import { Schema } from "effect"
-import type { Principal } from "@sluice/core"
+import { KeyPolicy, type Principal } from "@sluice/core"
 import { isSha256Hex } from "./Hash.ts"
-
-export const PositiveInt = Schema.Number.pipe(Schema.int(), Schema.positive())
-
-export const RateLimitPolicy = Schema.Struct({
-  /** Requests per minute. */
-  rpm: Schema.optional(PositiveInt),
-  /** Tokens (input + output) per minute. */
-  tpm: Schema.optional(PositiveInt),
-})
-export type RateLimitPolicy = typeof RateLimitPolicy.Type
-
-export const BudgetPeriod = Schema.Literal("total", "daily", "weekly", "monthly")
-export type BudgetPeriod = typeof BudgetPeriod.Type
-
-export const BudgetPolicy = Schema.Struct({
-  usd: Schema.Number.pipe(Schema.nonNegative()),
-  /** When spend starts again from zero (UTC calendar); `total` never resets. */
-  period: Schema.optionalWith(BudgetPeriod, { default: () => "total" as const }),
-})
-export type BudgetPolicy = typeof BudgetPolicy.Type
 
 /** An ISO 8601 timestamp. */
 export const Timestamp = Schema.String.pipe(
@@ -35,17 +18,13 @@ export const KeyHash = Schema.String.pipe(
   Schema.filter((s) => isSha256Hex(s) || "expected a lower-case hex SHA-256 digest (64 characters)"),
 )
 
-export const KeyRecord = Schema.Struct({
+const fields = {
   id: Schema.String,
   name: Schema.String,
   keyHash: KeyHash,
   /** A few trailing characters of the key, so people can tell keys apart; not enough to guess. */
   hint: Schema.optional(Schema.String),
   models: Schema.optional(Schema.Array(Schema.String)),
-  rateLimit: Schema.optional(RateLimitPolicy),
-  budget: Schema.optional(BudgetPolicy),
-  /** Names of `guardrails:` policies that apply to this key's requests too. */
-  guardrails: Schema.optional(Schema.Array(Schema.String)),
   expiresAt: Schema.optional(Timestamp),
   enabled: Schema.Boolean,
   createdAt: Schema.optional(Timestamp),
@@ -54,8 +33,24 @@ export const KeyRecord = Schema.Struct({
   source: Schema.Literal("config", "store"),
   /** The key's own provider credentials by provider name, sealed (see Credentials.ts); never shown. */
   providerKeys: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
-})
+}
+
+/** The fields auth reads itself; every other field of a key is a policy field. */
+export const ownFields: ReadonlySet<string> = new Set(Object.keys(fields))
+
+/** Policy fields ride along as written (each middleware's schema decodes its own). */
+export const KeyRecord = Schema.Struct(fields, Schema.Record({ key: Schema.String, value: Schema.Unknown }))
 export type KeyRecord = typeof KeyRecord.Type
+
+/** A key's policy fields as written (everything but auth's own fields). */
+export const policyOf = (
+  r: Readonly<Record<string, unknown>>,
+  own: ReadonlySet<string> = ownFields,
+): Record<string, unknown> => {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(r)) if (!own.has(k) && v !== undefined) out[k] = v
+  return out
+}
 
 /** The key as the admin API shows it: everything but the hash. */
 export const publicView = (r: KeyRecord) => {
@@ -64,11 +59,10 @@ export const publicView = (r: KeyRecord) => {
   return providerKeys === undefined ? rest : { ...rest, providerKeys: Object.keys(providerKeys).sort() }
 }
 
-/** What the rest of the pipeline sees of a verified key. */
-export const toPrincipal = (r: KeyRecord): Principal => {
-  const policy: Record<string, unknown> = {}
-  if (r.rateLimit !== undefined) policy.rateLimit = r.rateLimit
-  if (r.budget !== undefined) policy.budget = r.budget
-  if (r.guardrails !== undefined) policy.guardrails = r.guardrails
-  return { id: r.id, name: r.name, allowedModels: r.models, policy }
-}
+/** What the rest of the pipeline sees of a verified key, its policy decoded (see Auth.ts). */
+export const toPrincipal = (r: KeyRecord, policy: KeyPolicy.Values = KeyPolicy.empty): Principal => ({
+  id: r.id,
+  name: r.name,
+  allowedModels: r.models,
+  policy,
+})

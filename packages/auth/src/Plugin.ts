@@ -4,12 +4,21 @@
  * start: a key with a budget needs a price table, a Redis store needs `redis: { url }`.
  */
 import { Effect, Either, Layer, Redacted, type Scope } from "effect"
-import { Config, Echo, type Middleware, Router } from "@sluice/core"
+import { Config, Echo, KeyPolicy, type Middleware, Router } from "@sluice/core"
 import * as Admin from "./Admin.ts"
 import * as Auth from "./Auth.ts"
 import * as Credentials from "./Credentials.ts"
-import { AdminSection, AuthSection, KeysSection, RedisSection, toRecord } from "./ConfigKeys.ts"
+import {
+  AdminSection,
+  AuthSection,
+  configKeyOwnFields,
+  KeysSection,
+  keyPolicyOf,
+  RedisSection,
+  toRecord,
+} from "./ConfigKeys.ts"
 import { sha256 } from "./Hash.ts"
+import * as KeyRecordM from "./KeyRecord.ts"
 import * as KeyStore from "./KeyStore.ts"
 import { KeyStoreService } from "./KeyStoreService.ts"
 
@@ -92,17 +101,16 @@ export const make = (options: { readonly stores?: ReadonlyArray<ExternalStore> }
         if (same !== undefined) issues.push({ path: `keys[${i}]`, message: `the same key as keys[${same}]` })
         else hashes.set(r.keyHash, i)
       })
-      const explicit = Array.isArray(config.middleware) ? (config.middleware as ReadonlyArray<unknown>) : undefined
-      records.forEach((r, i) => {
-        if (r.budget !== undefined && config.prices === undefined)
-          issues.push({ path: `keys[${i}].budget`, message: "a budget needs a prices: section to price usage" })
-        if (r.budget !== undefined && explicit !== undefined && !explicit.includes("budgets"))
-          issues.push({ path: `keys[${i}].budget`, message: 'a budget needs "budgets" in the middleware: list' })
-        if (r.rateLimit !== undefined && explicit !== undefined && !explicit.includes("ratelimit"))
-          issues.push({
-            path: `keys[${i}].rateLimit`,
-            message: 'a rate limit needs "ratelimit" in the middleware: list',
-          })
+      // Each key's policy fields, decoded now by their owners' schemas: a malformed one, or one
+      // that no installed middleware would enforce, fails the config naming its path.
+      const policies = yield* KeyPolicy.Policies
+      for (const name of policies.names)
+        if (configKeyOwnFields.has(name) || KeyRecordM.ownFields.has(name))
+          issues.push({ path: "plugins", message: `key policy field "${name}" is a field auth reads itself` })
+      keys.forEach((k, i) => {
+        const decoded = policies.decode(keyPolicyOf(k))
+        if (Either.isLeft(decoded))
+          for (const issue of decoded.left) issues.push({ path: `keys[${i}].${issue.path}`, message: issue.message })
       })
       if (auth.store === "redis" && config.redis === undefined)
         issues.push({ path: "auth.store", message: "the redis store needs a redis: { url } section" })
@@ -131,6 +139,7 @@ export const make = (options: { readonly stores?: ReadonlyArray<ExternalStore> }
         passthrough: passthroughResolver(config),
         passthroughAny: Object.values(config.providers).some((p) => p.passthrough === true),
         credentialKeys: sealKeys,
+        policies,
       })
       return {
         middleware: verifier.middleware,
@@ -141,7 +150,7 @@ export const make = (options: { readonly stores?: ReadonlyArray<ExternalStore> }
             : Admin.routes({
                 store,
                 adminKeyHash,
-                budgetsAvailable: config.prices !== undefined,
+                policies,
                 credentialKeys,
                 providers: Object.keys(config.providers),
               }),

@@ -1,10 +1,21 @@
 /** The auth middleware alone, against a stub handler. */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Redacted } from "effect"
+import { Effect, Redacted, Schema } from "effect"
 import { Errors } from "@sluice/schema"
-import type { GatewayRequest } from "@sluice/core"
+import { type GatewayRequest, KeyPolicy } from "@sluice/core"
 import { Stub } from "@sluice/testing"
 import { Auth, Hash, type KeyRecord, KeyStore } from "../src/index.ts"
+
+/** Two policy fields, as middleware packages contribute them (ratelimit's and budgets' look alike). */
+const quota = KeyPolicy.field("quota", Schema.Struct({ rpm: Schema.Number.pipe(Schema.int(), Schema.positive()) }), {
+  owner: "quota",
+})
+const tier = KeyPolicy.field(
+  "tier",
+  Schema.Struct({ name: Schema.String, level: Schema.optionalWith(Schema.Number, { default: () => 1 }) }),
+  { owner: "tiers" },
+)
+const policies = KeyPolicy.decoder(undefined, [quota, tier])
 
 const aliceKey = "sk-test-alice-0123456789abcdef"
 const alice: KeyRecord.KeyRecord = {
@@ -12,8 +23,8 @@ const alice: KeyRecord.KeyRecord = {
   name: "alice",
   keyHash: Hash.sha256(aliceKey),
   models: ["gpt-4o*", "mock"],
-  rateLimit: { rpm: 10 },
-  budget: { usd: 5, period: "monthly" },
+  quota: { rpm: 10 },
+  tier: { name: "gold" },
   enabled: true,
   source: "config",
 }
@@ -24,7 +35,9 @@ const withKey = (key: string | undefined, chat: Parameters<typeof Stub.chat>[0] 
 const build = (records: ReadonlyArray<KeyRecord.KeyRecord>, options: Auth.AuthOptions = {}) =>
   Effect.gen(function* () {
     const stub = Stub.stub()
-    const handler = (yield* Auth.middleware(KeyStore.fromRecords(records), options).build)(stub.handler)
+    const handler = (yield* Auth.middleware(KeyStore.fromRecords(records), { policies, ...options }).build)(
+      stub.handler,
+    )
     return { stub, handler }
   })
 
@@ -40,9 +53,50 @@ describe("auth middleware", () => {
         id: "alice",
         name: "alice",
         allowedModels: ["gpt-4o*", "mock"],
-        policy: { rateLimit: { rpm: 10 }, budget: { usd: 5, period: "monthly" } },
+        policy: { quota: { rpm: 10 }, tier: { name: "gold", level: 1 } },
       })
+      // Decoded once when the key was loaded; each middleware reads its own part, typed.
+      expect(quota.get(ctx.principal)?.rpm).toBe(10)
+      expect(tier.get(ctx.principal)?.level).toBe(1)
       expect(ctx.credential).toBeUndefined()
+    }),
+  )
+
+  it.effect("decodes a key's policy once per record, not per request", () =>
+    Effect.gen(function* () {
+      const { stub, handler } = yield* build([alice])
+      yield* handler(withKey(aliceKey))
+      yield* handler(withKey(aliceKey))
+      expect(stub.calls[0]!.ctx.principal!.policy).toBe(stub.calls[1]!.ctx.principal!.policy)
+    }),
+  )
+
+  it.effect("refuses a key whose stored policy does not decode (500 naming the field), and one nothing enforces", () =>
+    Effect.gen(function* () {
+      const bobKey = "sk-test-bob-0123456789abcdef00"
+      const bob: KeyRecord.KeyRecord = {
+        ...alice,
+        id: "bob",
+        name: "bob",
+        keyHash: Hash.sha256(bobKey),
+        quota: { rpm: "x" },
+      }
+      const carolKey = "sk-test-carol-0123456789abcdef"
+      const carol: KeyRecord.KeyRecord = {
+        ...alice,
+        id: "carol",
+        name: "carol",
+        keyHash: Hash.sha256(carolKey),
+        rateLimit: { rpm: 1 },
+      }
+      const { stub, handler } = yield* build([alice, bob, carol])
+      const bad = yield* Effect.flip(handler(withKey(bobKey)))
+      expect(bad._tag).toBe("Internal")
+      expect(bad.message).toContain('API key "bob"')
+      expect(bad.message).toContain("quota.rpm")
+      const unknown = yield* Effect.flip(handler(withKey(carolKey)))
+      expect(unknown.message).toContain("rateLimit: not a key policy field (known: quota, tier)")
+      expect(stub.calls).toHaveLength(0)
     }),
   )
 
@@ -156,7 +210,7 @@ describe("auth middleware", () => {
           headers: {},
         }),
       )
-      const handler = (yield* Auth.middleware(KeyStore.fromRecords([alice])).build)(stub.handler)
+      const handler = (yield* Auth.middleware(KeyStore.fromRecords([alice]), { policies }).build)(stub.handler)
       const request: GatewayRequest = {
         _tag: "ListModels",
         ctx: Stub.context({ credential: Redacted.make(aliceKey) }),

@@ -1,7 +1,8 @@
 /** The `auth` plugin from config: validation at start, and the admin API on a real HTTP server. */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Exit, Redacted } from "effect"
-import { Config, type HandlerFn } from "@sluice/core"
+import { Config, type HandlerFn, KeyPolicy } from "@sluice/core"
+import { Policy as RatePolicy } from "@sluice/ratelimit"
 import { Stub } from "@sluice/testing"
 import { afterAll, beforeAll } from "vitest"
 import { startGateway, type RunningGateway } from "../../../test/support/gateway.ts"
@@ -13,8 +14,10 @@ const parse = (raw: Record<string, unknown>) => {
   return r.right
 }
 
+/** Started as the gateway starts it: with the key policy fields of ratelimit and budgets. */
 const startError = (raw: Record<string, unknown>) =>
   Effect.scoped(plugin.fromConfig(parse(raw))).pipe(
+    Effect.provideService(KeyPolicy.Policies, KeyPolicy.decoder(parse(raw), [RatePolicy.rateLimit, RatePolicy.budget])),
     Effect.exit,
     Effect.map((exit) => (Exit.isFailure(exit) ? String(exit.cause) : "started")),
   )

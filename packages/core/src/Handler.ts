@@ -13,6 +13,7 @@ import type {
   ModelInfo,
   StreamEvent,
 } from "@sluice/schema"
+import type { Values as KeyPolicyValues } from "./KeyPolicy.ts"
 
 /** Who is calling, once a virtual key was verified (set by @sluice/auth). */
 export interface Principal {
@@ -20,8 +21,11 @@ export interface Principal {
   readonly name: string
   /** Wildcard patterns of model ids this caller may use; undefined = all. */
   readonly allowedModels?: ReadonlyArray<string> | undefined
-  /** Free-form policy attached to the key (rate limits, budget, guardrails), read by middleware. */
-  readonly policy?: Readonly<Record<string, unknown>> | undefined
+  /**
+   * The key's policy, decoded once when the key was loaded (rate limits, budget, guardrails, a
+   * plugin's own): each middleware reads its part through its `KeyPolicy.Field`'s `get`.
+   */
+  readonly policy?: KeyPolicyValues | undefined
   /**
    * The key's own provider credentials by provider name: used for calls to that provider instead
    * of the provider's (or deployment's) configured key, retries and fallbacks included.

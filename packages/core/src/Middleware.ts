@@ -6,6 +6,7 @@ import { Effect, type Layer, type Schema, type Scope } from "effect"
 import type { ConfigError, GatewayConfig } from "./Config.ts"
 import type { Handler } from "./Handler.ts"
 import type { Admit, PlainRoute, Refused } from "./Ingress.ts"
+import type { Field } from "./KeyPolicy.ts"
 
 export type Middleware = (next: Handler) => Handler
 
@@ -51,6 +52,9 @@ export interface Installed {
  *   gateway builds it through the memo map it keeps for its whole life, so with
  *   `Services.stable` a service outlives a config reload while its own section is unchanged.
  *   `fromConfig` then asks for them through `R`, once per config, never per request.
+ * - `keyPolicy`: its part of a virtual key's policy — the key fields it reads, each with its
+ *   schema and typed accessor (see KeyPolicy.ts). Auth decodes them once when a key is loaded
+ *   and refuses a key whose field is malformed or that nothing installed would enforce.
  * - `fromConfig` runs once per config generation; resources it opens itself (scoped) close
  *   when that generation retires (its last request done).
  */
@@ -58,6 +62,7 @@ export interface Plugin<R = never> {
   readonly name: string
   readonly sections?: Readonly<Record<string, Schema.Schema<any, any, never>>> | undefined
   readonly services?: ((config: GatewayConfig) => Layer.Layer<R, ConfigError, never>) | undefined
+  readonly keyPolicy?: ReadonlyArray<Field<any>> | undefined
   readonly fromConfig: (config: GatewayConfig) => Effect.Effect<Installed | undefined, ConfigError, Scope.Scope | R>
 }
 
@@ -67,6 +72,7 @@ export interface AnyPlugin {
   readonly sections?: Readonly<Record<string, Schema.Schema<any, any, never>>> | undefined
   // A layer's output is contravariant: every services layer is a Layer<never>.
   readonly services?: ((config: GatewayConfig) => Layer.Layer<never, ConfigError, never>) | undefined
+  readonly keyPolicy?: ReadonlyArray<Field<any>> | undefined
   readonly fromConfig: (config: GatewayConfig) => Effect.Effect<Installed | undefined, ConfigError, any>
 }
 

@@ -15,16 +15,17 @@ import { Errors, type GatewayError, type StreamEvent } from "@sluice/schema"
 import { Chunk, Effect, Either, Option, Stream } from "effect"
 import type * as Custom from "./Custom.ts"
 import * as Inspect from "./Inspect.ts"
-import { type Compiled, compile, GuardrailsConfig, type GuardrailsConfigInput, type PolicySet } from "./Policy.ts"
+import {
+  type Compiled,
+  compile,
+  GuardrailsConfig,
+  type GuardrailsConfigInput,
+  keyPolicy,
+  type PolicySet,
+} from "./Policy.ts"
 import { StreamGuard } from "./StreamGuard.ts"
 
-const keyPolicyNames = (request: GatewayRequest): Either.Either<ReadonlyArray<string>, GatewayError> => {
-  const raw = request.ctx.principal?.policy?.guardrails
-  if (raw === undefined) return Either.right([])
-  if (Array.isArray(raw) && raw.every((n) => typeof n === "string")) return Either.right(raw as ReadonlyArray<string>)
-  // A key whose policy we cannot read is refused, not waved through.
-  return Either.left(new Errors.Internal({ message: "the key's guardrails policy is not a list of policy names" }))
-}
+const none: ReadonlyArray<string> = []
 
 const modelOf = (r: GatewayRequest) =>
   r._tag === "Chat" || r._tag === "CountTokens" ? r.chat.model : r._tag === "Embed" ? r.embed.model : undefined
@@ -80,25 +81,26 @@ const guarded = (
 export const fromPolicies = (set: PolicySet): MiddlewareFn => {
   // Policy lists by model (+ key policies): resolved once per distinct combination.
   const cache = new Map<string, ReadonlyArray<Compiled>>()
-  const resolve = (request: GatewayRequest): Either.Either<ReadonlyArray<Compiled>, GatewayError> =>
-    Either.flatMap(keyPolicyNames(request), (names) => {
-      const model = modelOf(request) ?? ""
-      const cacheKey = names.length === 0 ? model : `${model}\u0000${names.join("\u0000")}`
-      const hit = cache.get(cacheKey)
-      if (hit !== undefined) return Either.right(hit)
-      const list: Array<Compiled> = [...set.global]
-      for (const route of set.routes) if (route.match(model)) list.push(...route.policies)
-      for (const n of names) {
-        const p = set.policies.get(n)
-        if (p === undefined)
-          return Either.left(new Errors.Internal({ message: `the key names an unknown guardrail policy "${n}"` }))
-        list.push(p)
-      }
-      const unique = [...new Set(list)]
-      if (cache.size >= 1024) cache.clear()
-      cache.set(cacheKey, unique)
-      return Either.right(unique)
-    })
+  const resolve = (request: GatewayRequest): Either.Either<ReadonlyArray<Compiled>, GatewayError> => {
+    // The key's own policy names, decoded (and checked against this config) when it was loaded.
+    const names = keyPolicy.get(request.ctx.principal) ?? none
+    const model = modelOf(request) ?? ""
+    const cacheKey = names.length === 0 ? model : `${model}\u0000${names.join("\u0000")}`
+    const hit = cache.get(cacheKey)
+    if (hit !== undefined) return Either.right(hit)
+    const list: Array<Compiled> = [...set.global]
+    for (const route of set.routes) if (route.match(model)) list.push(...route.policies)
+    for (const n of names) {
+      const p = set.policies.get(n)
+      if (p === undefined)
+        return Either.left(new Errors.Internal({ message: `the key names an unknown guardrail policy "${n}"` }))
+      list.push(p)
+    }
+    const unique = [...new Set(list)]
+    if (cache.size >= 1024) cache.clear()
+    cache.set(cacheKey, unique)
+    return Either.right(unique)
+  }
 
   return (next: HandlerFn): HandlerFn =>
     (request) => {

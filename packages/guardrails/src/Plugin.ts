@@ -7,11 +7,13 @@ import { Config, type Middleware } from "@sluice/core"
 import { Effect } from "effect"
 import type * as Custom from "./Custom.ts"
 import * as GuardrailsMiddleware from "./Middleware.ts"
-import { GuardrailsConfig } from "./Policy.ts"
+import { GuardrailsConfig, keyPolicy } from "./Policy.ts"
 
 export const withChecks = (custom: Custom.Registry): Middleware.Plugin => ({
   name: "guardrails",
   sections: { guardrails: GuardrailsConfig },
+  // A key's own policy names, decoded by auth when the key is loaded.
+  keyPolicy: [keyPolicy],
   fromConfig: (config) =>
     config.guardrails === undefined
       ? Effect.succeed(undefined)

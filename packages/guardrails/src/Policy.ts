@@ -5,7 +5,7 @@
  * validated and compiled when the middleware is built: a bad regex or an unknown name fails
  * the start with the path of the bad key.
  */
-import { Config, Wildcard } from "@sluice/core"
+import { Config, KeyPolicy, Wildcard } from "@sluice/core"
 import { Either, Schema } from "effect"
 import type * as Custom from "./Custom.ts"
 import * as Detectors from "./Detectors.ts"
@@ -175,3 +175,31 @@ export const compile = (
     ? Either.left(new Config.ConfigError({ issues }))
     : Either.right({ policies, global, routes, holdBack: config.holdBack, holdMax: config.holdMax })
 }
+
+const KeyPolicyNames = Schema.Array(Schema.NonEmptyTrimmedString)
+
+/**
+ * A key's own policies (`guardrails: [names]`), applied on top of the global and route ones.
+ * Decoded by auth when the key is loaded: under a config, each name must be one of its
+ * `guardrails.policies` (a key naming one that does not exist is refused, not waved through).
+ */
+export const keyPolicy = KeyPolicy.field("guardrails", KeyPolicyNames, {
+  owner: "guardrails",
+  rules: (config): KeyPolicy.Rules<ReadonlyArray<string>> => {
+    const section = config.guardrails as { readonly policies?: unknown } | undefined
+    if (section === undefined) return { off: "there is no guardrails: section, so nothing would enforce it" }
+    const policies = section.policies
+    const names = new Set(typeof policies === "object" && policies !== null ? Object.keys(policies) : [])
+    return {
+      check: (value) => {
+        const i = value.findIndex((n) => !names.has(n))
+        return i === -1
+          ? undefined
+          : {
+              path: `[${i}]`,
+              message: `unknown policy "${value[i]}" (guardrails.policies: ${[...names].join(", ") || "none"})`,
+            }
+      },
+    }
+  },
+})

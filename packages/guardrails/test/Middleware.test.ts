@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Config, type GatewayRequest, type GatewayResponse } from "@sluice/core"
+import { Config, type GatewayRequest, type GatewayResponse, KeyPolicy } from "@sluice/core"
 import { Errors, type Message, type StreamEvent } from "@sluice/schema"
 import { Stub } from "@sluice/testing"
 import { Cause, Effect, Exit, Option, Stream } from "effect"
@@ -209,7 +209,7 @@ describe("guardrails: input policies", () => {
       const keyed = (policy: Record<string, unknown>) =>
         Stub.chat(
           { model: "claude-3", messages: [{ role: "user", parts: [{ type: "text", text: "salary?" }] }] },
-          { principal: { id: "k", name: "intern", policy } },
+          { principal: { id: "k", name: "intern", policy: KeyPolicy.unsafeValues(policy) } },
         )
       expect(yield* failure(handler(keyed({ guardrails: ["strict"] })))).toMatchObject({ policy: "strict" })
       // A key naming a policy that does not exist is refused rather than let through.

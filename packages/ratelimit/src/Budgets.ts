@@ -13,7 +13,7 @@
  * resets (or the budget is raised), and SDKs retry 429s automatically but not 403s.
  * A key with a budget may only use models with a price: an unpriced call could not be charged.
  */
-import { Effect, Either, Exit, Schema } from "effect"
+import { Effect, Exit, Schema } from "effect"
 import {
   Config,
   type GatewayRequest,
@@ -25,7 +25,7 @@ import {
 import { Errors } from "@sluice/schema"
 import { type Counters, type Ledger, zero } from "./Ledger.ts"
 import * as Periods from "./Periods.ts"
-import { budgetOf } from "./Policy.ts"
+import * as Policy from "./Policy.ts"
 import * as Prices from "./Prices.ts"
 import * as Tokens from "./Tokens.ts"
 import * as Usage from "./Usage.ts"
@@ -72,8 +72,6 @@ export const make = (
   return (next) => (request) => {
     const principal = request.ctx.principal
     if (principal === undefined || request._tag === "ListModels" || request._tag === "CountTokens") return next(request)
-    const budget = budgetOf(principal)
-    if (Either.isLeft(budget)) return Effect.fail(new Errors.Internal({ message: budget.left }))
     const model = Handler.modelOf(request)!
     const names = [model, ...aliases(model)]
 
@@ -106,7 +104,8 @@ export const make = (
         Effect.map((response) => Handler.withHeaders(response, headers)),
       )
 
-    const b = budget.right
+    // Decoded when the key was loaded: typed here, never parsed again.
+    const b = Policy.budget.get(principal)
     if (b === undefined) return metered({})
     const price = prices.find(names)
     if (price === undefined) {

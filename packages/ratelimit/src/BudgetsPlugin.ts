@@ -8,6 +8,7 @@ import { Config, type Middleware, Router } from "@sluice/core"
 import { ConfigKeys, Hash } from "@sluice/auth"
 import * as Budgets from "./Budgets.ts"
 import { type ExternalLedger, Ledger, LedgerStoreKind } from "./LedgerService.ts"
+import * as Policy from "./Policy.ts"
 import * as Prices from "./Prices.ts"
 import * as Tokens from "./Tokens.ts"
 import * as UsageRoutes from "./UsageRoutes.ts"
@@ -45,6 +46,8 @@ export const make = (
 ): Middleware.Plugin<Ledger> => ({
   name: "budgets",
   sections: { budgets: Section, prices: Prices.PricesSection, redis: ConfigKeys.RedisSection },
+  // A key's budget, decoded by auth when the key is loaded.
+  keyPolicy: [Policy.budget],
   // Spend outlives config reloads: only a change of ledger settings starts a new ledger.
   services: (config) =>
     enabled(config) ? Ledger.layerConfig(config, options.ledgers) : (Layer.empty as Layer.Layer<Ledger>),

@@ -8,6 +8,7 @@ import { Effect, Layer, Schema } from "effect"
 import { Config, type Middleware } from "@sluice/core"
 import { ConfigKeys } from "@sluice/auth"
 import { Limiter } from "./LimiterService.ts"
+import * as Policy from "./Policy.ts"
 import * as RateLimit from "./RateLimit.ts"
 import { StoreKind } from "./StoreKind.ts"
 import * as Tokens from "./Tokens.ts"
@@ -25,6 +26,8 @@ const enabled = (config: Config.GatewayConfig) =>
 export const plugin: Middleware.Plugin<Limiter> = {
   name: "ratelimit",
   sections: { rateLimit: Section, redis: ConfigKeys.RedisSection },
+  // A key's own rpm/tpm, decoded by auth when the key is loaded.
+  keyPolicy: [Policy.rateLimit],
   // The buckets outlive config reloads: only a change of store settings rebuilds them.
   services: (config) => (enabled(config) ? Limiter.layerConfig(config) : (Layer.empty as Layer.Layer<Limiter>)),
   fromConfig: (config) =>

@@ -1,29 +1,38 @@
 /**
- * What @sluice/auth puts in `ctx.principal.policy` for this package to read: the key's rate
- * limits and budget (schemas are @sluice/auth's). Decoded defensively — a malformed policy is refused, never ignored.
+ * This package's part of a virtual key's policy: `rateLimit` (the ratelimit middleware) and
+ * `budget` (budgets). Auth decodes them once, when the key is loaded — config keys when the
+ * config is built, stored keys when first seen — and the middleware reads them typed from the
+ * principal (`rateLimit.get(principal)`), never parsing them again.
  */
-import { KeyRecord } from "@sluice/auth"
-import type { Principal } from "@sluice/core"
-import { Either, Schema } from "effect"
+import { KeyPolicy } from "@sluice/core"
+import { Schema } from "effect"
 
-const { BudgetPolicy, RateLimitPolicy } = KeyRecord
-type BudgetPolicy = KeyRecord.BudgetPolicy
-type RateLimitPolicy = KeyRecord.RateLimitPolicy
+export const PositiveInt = Schema.Number.pipe(Schema.int(), Schema.positive())
 
-export type BudgetPeriod = KeyRecord.BudgetPeriod
+export const RateLimitPolicy = Schema.Struct({
+  /** Requests per minute. */
+  rpm: Schema.optional(PositiveInt),
+  /** Tokens (input + output) per minute. */
+  tpm: Schema.optional(PositiveInt),
+})
+export type RateLimitPolicy = typeof RateLimitPolicy.Type
 
-const decodeRate = Schema.decodeUnknownEither(RateLimitPolicy)
-const decodeBudget = Schema.decodeUnknownEither(BudgetPolicy)
+export const BudgetPeriod = Schema.Literal("total", "daily", "weekly", "monthly")
+export type BudgetPeriod = typeof BudgetPeriod.Type
 
-/** The key's own rate limit: undefined when it has none, Left when it is malformed. */
-export const rateLimitOf = (p: Principal | undefined): Either.Either<RateLimitPolicy | undefined, string> => {
-  const raw = p?.policy?.rateLimit
-  if (raw === undefined) return Either.right(undefined)
-  return Either.mapLeft(decodeRate(raw), () => `key "${p!.name}" has a malformed rate limit policy`)
-}
+export const BudgetPolicy = Schema.Struct({
+  usd: Schema.Number.pipe(Schema.nonNegative()),
+  /** When spend starts again from zero (UTC calendar); `total` never resets. */
+  period: Schema.optionalWith(BudgetPeriod, { default: () => "total" as const }),
+})
+export type BudgetPolicy = typeof BudgetPolicy.Type
 
-export const budgetOf = (p: Principal | undefined): Either.Either<BudgetPolicy | undefined, string> => {
-  const raw = p?.policy?.budget
-  if (raw === undefined) return Either.right(undefined)
-  return Either.mapLeft(decodeBudget(raw), () => `key "${p!.name}" has a malformed budget policy`)
-}
+/** A key's own limits (`rateLimit: { rpm, tpm }`), enforced by the `ratelimit` middleware. */
+export const rateLimit = KeyPolicy.field("rateLimit", RateLimitPolicy, { owner: "ratelimit" })
+
+/** A key's spending limit (`budget: { usd, period }`), enforced by the `budgets` middleware. */
+export const budget = KeyPolicy.field("budget", BudgetPolicy, {
+  owner: "budgets",
+  rules: (config) =>
+    config.prices === undefined ? { off: "a budget needs a prices: section to price usage" } : undefined,
+})

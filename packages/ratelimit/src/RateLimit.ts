@@ -5,12 +5,12 @@
  * in `x-ratelimit-*` headers. A store that fails or is slow is handled by `failMode`: `open`
  * lets the request through unmetered, `closed` answers 503; either way within `timeout`.
  */
-import { Effect, Either, Schema } from "effect"
+import { Effect, Schema } from "effect"
 import { Config, Handler, type Middleware, Middleware as MiddlewareM, type MiddlewareSpec } from "@sluice/core"
 import { Errors, type GatewayError } from "@sluice/schema"
 import * as Headers from "./Headers.ts"
 import type { Decision, LimiterStore, Limits } from "./Limiter.ts"
-import { rateLimitOf } from "./Policy.ts"
+import * as Policy from "./Policy.ts"
 import * as Tokens from "./Tokens.ts"
 import * as Usage from "./Usage.ts"
 
@@ -77,14 +77,14 @@ export const make = (
   return (next) => (request) => {
     if (request._tag === "ListModels") return next(request)
     const principal = request.ctx.principal
-    const own = rateLimitOf(principal)
-    if (Either.isLeft(own)) return Effect.fail(new Errors.Internal({ message: own.left }))
+    // Decoded when the key was loaded: typed here, never parsed again.
+    const own = Policy.rateLimit.get(principal)
     const limits: Limits | undefined =
       principal === undefined
         ? settings.anonymous
-        : own.right === undefined
+        : own === undefined
           ? settings.default
-          : { ...settings.default, ...own.right }
+          : { ...settings.default, ...own }
     if (limits === undefined || (limits.rpm === undefined && limits.tpm === undefined)) return next(request)
     const key = principal === undefined ? "anon" : `k:${principal.id}`
     const who = principal === undefined ? "anonymous callers" : `key "${principal.name}"`

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { describe, expect, it } from "@effect/vitest"
-import type { GatewayResponse, Principal } from "@sluice/core"
+import { type GatewayResponse, KeyPolicy, type Principal } from "@sluice/core"
 import { Errors, type StreamEvent, type Usage } from "@sluice/schema"
 import { Stub } from "@sluice/testing"
 import { Effect, Either, Stream } from "effect"
@@ -17,7 +17,7 @@ const fixed = (n: number): Tokens.Estimator => ({ estimate: () => n, exact: () =
 const key = (usd: number, id = randomUUID()): Principal => ({
   id,
   name: "burst",
-  policy: { budget: { usd, period: "daily" } },
+  policy: KeyPolicy.unsafeValues({ budget: { usd, period: "daily" } }),
 })
 
 /** Answers after a pause (so a burst is all in flight at once) with `usage`, or fails. */

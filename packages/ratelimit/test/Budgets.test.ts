@@ -2,7 +2,7 @@
 import { randomUUID } from "node:crypto"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
-import type { GatewayResponse, Principal } from "@sluice/core"
+import { type GatewayResponse, KeyPolicy, type Principal } from "@sluice/core"
 import { Errors, type StreamEvent, type Usage } from "@sluice/schema"
 import { Stub } from "@sluice/testing"
 import { Redis } from "ioredis"
@@ -16,7 +16,7 @@ const prices = {
 const key = (budget?: unknown, id = "team-a"): Principal => ({
   id,
   name: id,
-  policy: budget === undefined ? {} : { budget },
+  policy: budget === undefined ? KeyPolicy.empty : KeyPolicy.unsafeValues({ budget }),
 })
 
 const answering = (usage: Usage, model = "gpt-4o") =>

@@ -7,7 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
 import type { Decision } from "../src/Limiter.ts"
 import { Redis } from "ioredis"
-import type { Principal } from "@sluice/core"
+import { KeyPolicy, type Principal } from "@sluice/core"
 import { Stub } from "@sluice/testing"
 import { afterAll } from "vitest"
 import { Redis as RedisConn } from "@sluice/auth"
@@ -85,7 +85,7 @@ describe("Redis limiter (shared Redis)", () => {
       const b = yield* instance()
       const ha = (yield* RateLimit.middleware({ store: a, estimator: fixed(5) }).build)(stubA.handler)
       const hb = (yield* RateLimit.middleware({ store: b, estimator: fixed(5) }).build)(stubB.handler)
-      const p = { ...who(randomUUID()), policy: { rateLimit: { rpm: 15, tpm: 100_000 } } }
+      const p = { ...who(randomUUID()), policy: KeyPolicy.unsafeValues({ rateLimit: { rpm: 15, tpm: 100_000 } }) }
       const results = yield* Effect.all(
         Array.from({ length: 40 }, (_, i) => Effect.either((i % 2 === 0 ? ha : hb)(Stub.chat({}, { principal: p })))),
         { concurrency: "unbounded" },
@@ -110,7 +110,7 @@ describe("Redis outage (a private redis-server)", () => {
       const closed = await Effect.runPromise(
         RateLimit.middleware({ store, estimator: fixed(1), failMode: "closed" }).build,
       ).then((m) => m(stub.handler))
-      const p = { ...who(randomUUID()), policy: { rateLimit: { rpm: 1000 } } }
+      const p = { ...who(randomUUID()), policy: KeyPolicy.unsafeValues({ rateLimit: { rpm: 1000 } }) }
       const call = (h: typeof open) => Effect.runPromise(Effect.either(h(Stub.chat({}, { principal: p }))))
 
       const up = await call(closed)
@@ -155,7 +155,7 @@ describe("Redis outage (a private redis-server)", () => {
       const open = await Effect.runPromise(
         RateLimit.middleware({ store, estimator: fixed(1), failMode: "open" }).build,
       ).then((m) => m(stub.handler))
-      const p = { ...who(randomUUID()), policy: { rateLimit: { rpm: 1000 } } }
+      const p = { ...who(randomUUID()), policy: KeyPolicy.unsafeValues({ rateLimit: { rpm: 1000 } }) }
       server.pause()
       const t0 = Date.now()
       const [c, o] = await Promise.all([
