@@ -86,7 +86,9 @@ const notFound = (id: string) =>
       : "Requested entity was not found (a file name is files/ and lowercase letters and digits)",
   })
 
-const mimeRule = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}(?:\s*;[ -~]{0,200})?$/
+/** A MIME type safe to store and to send back as a Content-Type. */
+export const mimeRule =
+  /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}(?:\s*;[ -~]{0,200})?$/
 
 const header = (request: Ingress.IngressRequest, name: string) => request.headers[name]?.trim()
 

@@ -10,6 +10,7 @@ import { Echo, type HandlerFn, type Ingress } from "@sluice/core"
 import { Ingress as OpenAIIngress, Multipart } from "@sluice/openai"
 import { orFail, tooLarge } from "./Errors.ts"
 import type { FileRecord, FileStore } from "./FileStore.ts"
+import * as GeminiFiles from "./GeminiFiles.ts"
 import { content } from "./GeminiFiles.ts"
 import { authorize } from "./Owner.ts"
 
@@ -106,8 +107,11 @@ const create = (store: FileStore) => (request: Ingress.IngressRequest, handler: 
           {
             owner,
             displayName: name,
+            // The declared type becomes a Content-Type on /content: only a well-formed one is kept.
             mimeType:
-              file.type === "" || file.type === "application/octet-stream" ? mimeOf(name) : file.type.slice(0, 255),
+              file.type === "" || file.type === "application/octet-stream" || !GeminiFiles.mimeRule.test(file.type)
+                ? mimeOf(name)
+                : file.type,
             purpose,
             source: "UPLOADED",
             ttlMs,
