@@ -11,6 +11,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { ApiError, type GenerateVideosOperation, GoogleGenAI } from "@google/genai"
+import OpenAI from "openai"
 import { GeminiUpstream, GeminiVeoUpstream } from "@sluice/testing"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type RunningGateway, startGateway } from "./support/gateway.ts"
@@ -222,6 +223,72 @@ describe("the built-in mock model makes videos", () => {
     const u2 = new URL(other.response!.generatedVideos![0]!.video!.uri!)
     const r2 = await fetch(`${gw.url}${u2.pathname}${u2.search}`, { headers: { "x-goog-api-key": keys.alice } })
     expect(Buffer.from(await r2.arrayBuffer())).not.toEqual(bytes)
+  })
+})
+
+describe("the OpenAI-shaped /v1/videos front", () => {
+  const oai = (apiKey = keys.alice) => new OpenAI({ baseURL: `${gw.url}/v1`, apiKey, maxRetries: 0 })
+  const untilSettled = async (client: OpenAI, id: string) => {
+    let v = await client.videos.retrieve(id)
+    for (let i = 0; i < 1000 && (v.status === "queued" || v.status === "in_progress"); i++) {
+      await new Promise((r) => setTimeout(r, 5))
+      v = await client.videos.retrieve(id)
+    }
+    return v
+  }
+
+  it("videos.create on Veo, retrieved to completed, content downloaded; another key gets 404", async () => {
+    const created = await oai().videos.create({
+      model: "veo" as never,
+      prompt: "a lighthouse at dawn",
+      seconds: "8",
+      size: "1280x720",
+    })
+    expect(created).toMatchObject({
+      object: "video",
+      model: "veo",
+      status: "in_progress",
+      seconds: "8",
+      size: "1280x720",
+    })
+    expect(created.id).toMatch(/^video_[a-f0-9]{24}$/)
+    expect(veo.bodies.at(-1)).toEqual({
+      instances: [{ prompt: "a lighthouse at dawn" }],
+      parameters: { sampleCount: 1, durationSeconds: 8, aspectRatio: "16:9", resolution: "720p" },
+    })
+    const done = await untilSettled(oai(), created.id)
+    expect(done).toMatchObject({ status: "completed", progress: 100, error: null })
+    const content = await oai().videos.downloadContent(created.id)
+    expect(Buffer.from(await content.arrayBuffer())).toEqual(GeminiVeoUpstream.videoFor("a lighthouse at dawn"))
+
+    const e = await oai(keys.bob)
+      .videos.retrieve(created.id)
+      .catch((x: unknown) => x)
+    expect(e).toBeInstanceOf(OpenAI.NotFoundError)
+    const thumb = await oai()
+      .videos.downloadContent(created.id, { variant: "thumbnail" })
+      .catch((x: unknown) => x)
+    expect(thumb).toBeInstanceOf(OpenAI.NotFoundError)
+
+    const deleted = await oai().videos.delete(created.id)
+    expect(deleted).toEqual({ id: created.id, object: "video.deleted", deleted: true })
+    expect(
+      await oai()
+        .videos.retrieve(created.id)
+        .catch((x: unknown) => x),
+    ).toBeInstanceOf(OpenAI.NotFoundError)
+  })
+
+  it("a failed job is status failed with an error; bad sizes are 400s naming the field", async () => {
+    const created = await oai().videos.create({ model: "veo" as never, prompt: "fail-job please" })
+    const v = await untilSettled(oai(), created.id)
+    expect(v.status).toBe("failed")
+    expect(v.error?.message).toContain("internal error")
+    const e = await oai()
+      .videos.create({ model: "veo" as never, prompt: "x", size: "640x480" as never })
+      .catch((x: unknown) => x)
+    expect(e).toBeInstanceOf(OpenAI.BadRequestError)
+    expect((e as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("size")
   })
 })
 

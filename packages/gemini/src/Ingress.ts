@@ -6,7 +6,7 @@
  * (VideoOperations.ts). Errors are Google's `{error:{code,message,status}}`, mid-stream too.
  */
 import { Effect, Either, Schema, Stream } from "effect"
-import { Config, Echo, type GatewayResponse, type HandlerFn, Ingress, ModelId } from "@sluice/core"
+import { Config, Echo, type GatewayResponse, type HandlerFn, Ingress, ModelId, VideoJobs } from "@sluice/core"
 import { type ChatRequest, type EmbedRequest, Errors, type GatewayError, type ModelInfo } from "@sluice/schema"
 import * as ErrorCodec from "./ErrorCodec.ts"
 import * as Normalize from "./Normalize.ts"
@@ -367,7 +367,7 @@ export interface Extensions {
 
 export const make = (options: Options = {}, tls = false, extensions: Extensions = {}): Ingress.Ingress => {
   const prefixes = options.pathPrefix === undefined ? [""] : [options.pathPrefix, ""]
-  const video: VideoOperations.Options = { store: VideoOperations.shared, publicUrl: options.publicUrl, tls }
+  const video: VideoOperations.Options = { store: VideoJobs.shared, publicUrl: options.publicUrl, tls }
   const routes = prefixes.flatMap((p) => [
     ...routesUnder(`${p}/v1beta`, false, video),
     // Under a prefix nothing else shares `/v1/models`; at the root OpenAI and Anthropic do.

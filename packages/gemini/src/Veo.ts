@@ -34,7 +34,12 @@ export const body = (chat: ChatRequest): Json => {
   )
   if (image !== undefined && image.source.kind === "base64")
     instance.image = { bytesBase64Encoded: image.source.data, mimeType: image.source.mediaType }
-  return { instances: [instance], parameters: { sampleCount: 1 } }
+  const parameters: Json = { sampleCount: 1 }
+  const v = chat.output?.video
+  if (v?.durationSeconds !== undefined) parameters.durationSeconds = v.durationSeconds
+  if (v?.aspectRatio !== undefined) parameters.aspectRatio = v.aspectRatio
+  if (v?.resolution !== undefined) parameters.resolution = v.resolution
+  return { instances: [instance], parameters }
 }
 
 /** An operation name as Veo issues it; anything else is not put into a URL. */

@@ -19,122 +19,19 @@
  * (as Google keeps videos for two days), up to `maxOperations` and `maxBytes` of video; a restart
  * forgets them.
  */
-import { createHash, randomBytes } from "node:crypto"
-import { Cause, Effect, Option, Redacted, Stream } from "effect"
-import { Collect, Echo, type HandlerFn, type Ingress, ModelId, type RequestContext } from "@sluice/core"
-import { type ChatRequest, Errors, type GatewayError, type Parts, type StreamEvent } from "@sluice/schema"
+import { Effect, Stream } from "effect"
+import { Collect, Echo, type HandlerFn, type Ingress, ModelId, VideoJobs } from "@sluice/core"
+import { type ChatRequest, Errors, type GatewayError, type Parts } from "@sluice/schema"
 import * as ErrorCodec from "./ErrorCodec.ts"
 import * as Request from "./Request.ts"
 
 type Json = Record<string, unknown>
 const isObj = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
 
-export interface Video {
-  readonly fileId: string
-  readonly mimeType: string
-  readonly bytes: Uint8Array
-}
+export type Store = VideoJobs.Store
 
-type State =
-  | { readonly _tag: "Running" }
-  | { readonly _tag: "Failed"; readonly error: GatewayError }
-  | { readonly _tag: "Done"; readonly videos: ReadonlyArray<Video> }
-
-export interface Operation {
-  readonly id: string
-  readonly name: string
-  readonly scope: string
-  readonly createdAt: number
-  state: State
-}
-
-export interface Limits {
-  readonly maxOperations: number
-  readonly maxBytes: number
-  readonly ttlMs: number
-}
-
-export const defaultLimits: Limits = { maxOperations: 10_000, maxBytes: 2 * 1024 * 1024 * 1024, ttlMs: 48 * 3600_000 }
-
-/** Operations and videos in memory, per owner. */
-export class Store {
-  private readonly operations = new Map<string, Operation>()
-  private readonly files = new Map<string, { readonly scope: string; readonly video: Video }>()
-  private bytes = 0
-
-  constructor(
-    readonly limits: Limits = defaultLimits,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  private sweep(): void {
-    const cutoff = this.now() - this.limits.ttlMs
-    for (const [id, op] of this.operations) {
-      if (op.createdAt >= cutoff) break // insertion order is creation order
-      this.operations.delete(id)
-      if (op.state._tag === "Done")
-        for (const v of op.state.videos) {
-          this.files.delete(v.fileId)
-          this.bytes -= v.bytes.length
-        }
-    }
-  }
-
-  create(scope: string, model: string): Operation | undefined {
-    this.sweep()
-    if (this.operations.size >= this.limits.maxOperations) return undefined
-    const id = randomBytes(12).toString("hex")
-    const op: Operation = {
-      id,
-      name: `models/${model}/operations/${id}`,
-      scope,
-      createdAt: this.now(),
-      state: { _tag: "Running" },
-    }
-    this.operations.set(id, op)
-    return op
-  }
-
-  get(scope: string, id: string): Operation | undefined {
-    this.sweep()
-    const op = this.operations.get(id)
-    return op !== undefined && op.scope === scope ? op : undefined
-  }
-
-  file(scope: string, fileId: string): Video | undefined {
-    this.sweep()
-    const f = this.files.get(fileId)
-    return f !== undefined && f.scope === scope ? f.video : undefined
-  }
-
-  fail(op: Operation, error: GatewayError): void {
-    op.state = { _tag: "Failed", error }
-  }
-
-  complete(op: Operation, videos: ReadonlyArray<{ mimeType: string; bytes: Uint8Array }>): void {
-    const size = videos.reduce((n, v) => n + v.bytes.length, 0)
-    if (this.bytes + size > this.limits.maxBytes) {
-      op.state = {
-        _tag: "Failed",
-        error: new Errors.Unavailable({ message: "the gateway's video store is full; try again later" }),
-      }
-      return
-    }
-    const kept = videos.map((v) => ({ ...v, fileId: `video${randomBytes(12).toString("hex")}` }))
-    for (const v of kept) this.files.set(v.fileId, { scope: op.scope, video: v })
-    this.bytes += size
-    op.state = { _tag: "Done", videos: kept }
-  }
-}
-
-/** The process's store (operations outlive config reloads, not restarts). */
-export const shared = new Store()
-
-/** Whose operation: a hash of the caller's credential ("anonymous" without one). */
-export const scopeOf = (ctx: RequestContext): string => {
-  const key = ctx.credential === undefined ? "" : Redacted.value(ctx.credential)
-  return key === "" ? "anonymous" : createHash("sha256").update(key).digest("hex")
-}
+/** An operation's name: under the model the client named. */
+export const nameOf = (job: VideoJobs.Job): string => `models/${job.model}/operations/${job.id}`
 
 // ---- the wire -------------------------------------------------------------------------------
 
@@ -195,26 +92,27 @@ export const decode = (body: unknown, model: string): Effect.Effect<ChatRequest,
   })
 
 /** The operation as Veo shows it; a video's URI points at this gateway. */
-export const toWire = (op: Operation, origin: string, base = "/v1beta"): Json => {
+export const toWire = (op: VideoJobs.Job, origin: string, base = "/v1beta"): Json => {
+  const name = nameOf(op)
   switch (op.state._tag) {
     case "Running":
-      return { name: op.name, done: false }
+      return { name, done: false }
     case "Failed": {
       const e = op.state.error
       if (e._tag === "GuardrailViolation")
         return {
-          name: op.name,
+          name,
           done: true,
           response: {
             "@type": "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse",
             generateVideoResponse: { raiMediaFilteredCount: 1, raiMediaFilteredReasons: [Echo.capMessage(e.message)] },
           },
         }
-      return { name: op.name, done: true, error: ErrorCodec.toGemini(e).body.error }
+      return { name, done: true, error: ErrorCodec.toGemini(e).body.error }
     }
     case "Done":
       return {
-        name: op.name,
+        name,
         done: true,
         response: {
           "@type": "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse",
@@ -266,27 +164,6 @@ const authorize = (request: Ingress.IngressRequest, handler: HandlerFn) =>
 
 const notFound = (what: string) => new Errors.NotFound({ message: `${what} was not found` })
 
-/** Read the rest of the job's answer in the background and keep its outcome. */
-const finish = (store: Store, op: Operation, events: Stream.Stream<StreamEvent, GatewayError>) =>
-  Collect.collect(events).pipe(
-    Effect.flatMap((r) => {
-      const videos = r.parts
-        .filter((p): p is Parts.ImagePart => p.type === "image" && p.source.kind === "base64")
-        .map((p) => p.source as { mediaType: string; data: string })
-        .filter((s) => s.mediaType.startsWith("video/"))
-        .map((s) => ({ mimeType: s.mediaType, bytes: new Uint8Array(Buffer.from(s.data, "base64")) }))
-      if (videos.length === 0)
-        return Effect.fail(new Errors.UpstreamError({ message: "the model answered without a video", status: 502 }))
-      return Effect.sync(() => store.complete(op, videos))
-    }),
-    Effect.catchAllCause((cause) =>
-      Effect.sync(() => {
-        const failure = Option.getOrUndefined(Cause.failureOption(cause))
-        store.fail(op, failure ?? new Errors.Internal({ message: "the video job stopped" }))
-      }),
-    ),
-  )
-
 export const routes = (base: string, options: Options): Array<Ingress.Route> => {
   const { store } = options
   const create: Ingress.Route = {
@@ -305,7 +182,7 @@ export const routes = (base: string, options: Options): Array<Ingress.Route> => 
               : response._tag === "Chat"
                 ? Stream.fromIterable(Collect.eventsOf(response.chat))
                 : Stream.fail(new Errors.Internal({ message: `unexpected ${response._tag} answer` }))
-          const op = store.create(scopeOf(request.ctx), model)
+          const op = store.create(VideoJobs.scopeOf(request.ctx), model)
           if (op === undefined)
             return yield* Effect.fail(
               new Errors.Unavailable({
@@ -314,11 +191,11 @@ export const routes = (base: string, options: Options): Array<Ingress.Route> => 
               }),
             )
           // The job outlives this request: a client that leaves does not stop it.
-          yield* Effect.forkDaemon(finish(store, op, events))
+          yield* Effect.forkDaemon(VideoJobs.finish(store, op, events))
           return {
             _tag: "Json",
             status: 200,
-            body: { name: op.name },
+            body: { name: nameOf(op) },
             headers: response.headers,
           } satisfies Ingress.Reply
         }),
@@ -332,8 +209,8 @@ export const routes = (base: string, options: Options): Array<Ingress.Route> => 
         Effect.gen(function* () {
           yield* authorize(request, handler)
           const id = request.params.id ?? ""
-          const op = /^[a-f0-9]{24}$/.test(id) ? store.get(scopeOf(request.ctx), id) : undefined
-          if (op === undefined || op.name !== `models/${Request.modelId(request.params.model ?? "")}/operations/${id}`)
+          const op = VideoJobs.validId(id) ? store.get(VideoJobs.scopeOf(request.ctx), id) : undefined
+          if (op === undefined || op.model !== Request.modelId(request.params.model ?? ""))
             return yield* Effect.fail(notFound("the operation"))
           return {
             _tag: "Json",
@@ -351,7 +228,7 @@ export const routes = (base: string, options: Options): Array<Ingress.Route> => 
         Effect.gen(function* () {
           yield* authorize(request, handler)
           const id = request.params.id ?? ""
-          const video = /^[a-f0-9]{24}$/.test(id) ? store.file(scopeOf(request.ctx), `video${id}`) : undefined
+          const video = VideoJobs.validId(id) ? store.file(VideoJobs.scopeOf(request.ctx), `video${id}`) : undefined
           if (video === undefined) return yield* Effect.fail(notFound("the file"))
           if (request.query.get("alt") !== "media")
             return yield* Effect.fail(

@@ -3,7 +3,7 @@
  * `POST /v1/chat/completions`, `POST /v1/responses` (and, with a response store,
  * `GET`/`DELETE /v1/responses/{id}`, `GET /v1/responses/{id}/input_items`), `POST /v1/embeddings`,
  * `POST /v1/images/generations`, `POST /v1/images/edits`, `POST /v1/audio/speech`,
- * `POST /v1/audio/transcriptions`, `GET /v1/models`, `GET /v1/models/{id}`
+ * `POST /v1/audio/transcriptions`, `/v1/videos` (create, retrieve, content, delete), `GET /v1/models`, `GET /v1/models/{id}`
  * — with the key from `Authorization: Bearer`.
  */
 import { Effect, type Scope, Stream } from "effect"
@@ -20,6 +20,7 @@ import * as Responses from "./Responses.ts"
 import * as ResponsesConfig from "./ResponsesConfig.ts"
 import type { ResponseStore } from "./ResponseStore.ts"
 import * as StreamCodec from "./StreamCodec.ts"
+import * as Videos from "./Videos.ts"
 
 type Reply = IngressT.Reply
 
@@ -160,6 +161,7 @@ export const make = (options: Options = {}): IngressT.Ingress => ({
     ...Responses.routes(answer, options.responses),
     ...Images.routes(answer),
     ...Audio.routes(answer),
+    ...Videos.routes(answer),
     ...(options.routes ?? []),
     embeddings,
     models,

@@ -98,11 +98,22 @@ export const AudioOutput = Schema.Struct({
 })
 export type AudioOutput = typeof AudioOutput.Type
 
+/** What a video model is asked for (Veo's parameters; OpenAI videos' seconds and size reduced). */
+export const VideoOutput = Schema.Struct({
+  durationSeconds: Schema.optional(Schema.Number),
+  /** `16:9` | `9:16`. */
+  aspectRatio: Schema.optional(Schema.String),
+  /** `720p` | `1080p` | `4k`. */
+  resolution: Schema.optional(Schema.String),
+})
+export type VideoOutput = typeof VideoOutput.Type
+
 /** The kinds of output asked for (Gemini responseModalities, OpenAI modalities / images / audio endpoints). */
 export const OutputConfig = Schema.Struct({
   modalities: Schema.optional(Schema.Array(Modality)),
   image: Schema.optional(ImageOutput),
   audio: Schema.optional(AudioOutput),
+  video: Schema.optional(VideoOutput),
 })
 export type OutputConfig = typeof OutputConfig.Type
 
