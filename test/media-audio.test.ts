@@ -36,6 +36,7 @@ beforeAll(async () => {
     providers: {
       gem: { type: "gemini", baseUrl: gemini.url, apiKey: "g-up" },
       oai: { type: "openai", baseUrl: openai.baseUrl, apiKey: "o-up" },
+      fake: { type: "mock" },
     },
     models: {
       speaker: { provider: "gem", model: "gemini-2.5-flash-preview-tts" },
@@ -43,6 +44,7 @@ beforeAll(async () => {
       "tts-1": { provider: "oai", model: "tts-1" },
       "gpt-4o-mini-tts": { provider: "oai", model: "gpt-4o-mini-tts" },
       "whisper-1": { provider: "oai", model: "whisper-1" },
+      mock: { provider: "fake", model: "mock" },
     },
     keys: [
       { name: "good", key: keys.good },
@@ -339,6 +341,19 @@ describe("transcription: /v1/audio/transcriptions", () => {
       .catch((x: unknown) => x)
     expect((g as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("response_format")
     expect(gemini.generateBodies().length).toBe(before)
+  })
+})
+
+describe("the built-in mock model speaks and listens", () => {
+  it("a tone as wav, and a transcript naming what it heard", async () => {
+    const r = await client().audio.speech.create({ model: "mock", voice: "alloy", input: "hi", response_format: "wav" })
+    const bytes = await bytesOf(r)
+    expect(bytes.subarray(0, 4).toString("ascii")).toBe("RIFF")
+    expect(bytes.readUInt32LE(24)).toBe(24_000)
+    expect(bytes.readUInt32LE(40)).toBe(bytes.length - 44)
+    expect(bytes.length - 44).toBe((24_000 / 4) * 2) // 250 ms of 16-bit samples
+    const t = await client().audio.transcriptions.create({ model: "mock", file: await toFile(recording, "a.wav") })
+    expect(t.text).toBe(`transcript: ${recording.length} bytes of audio/wav`)
   })
 })
 
