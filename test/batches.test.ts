@@ -22,6 +22,8 @@ let dir: string
 const ALICE = "key-alice-0123456789"
 const BOB = "key-bob-0123456789"
 const LIMITED = "key-limited-0123456789"
+const SPENDER = "key-spender-0123456789"
+const ADMIN = "admin-key-0123456789abcdef"
 
 beforeAll(async () => {
   dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "sluice-batches-"))
@@ -34,7 +36,11 @@ beforeAll(async () => {
         { name: "alice", key: ALICE },
         { name: "bob", key: BOB },
         { name: "limited", key: LIMITED, rateLimit: { rpm: 3 } },
+        { name: "spender", id: "spender", key: SPENDER, budget: { usd: 100, period: "monthly" } },
       ],
+      admin: { key: ADMIN },
+      prices: { mock: { input: 1, output: 2 } },
+      budgets: {},
       files: { dir },
       batches: { concurrency: 2, itemRetries: 0 },
     }),
@@ -184,6 +190,29 @@ describe("Gemini batches", () => {
     await expect(ai.models.generateContent({ model: "mock", contents: "one more" })).rejects.toMatchObject({
       status: 429,
     })
+  })
+})
+
+describe("batches and budgets", () => {
+  it("each item's usage and spend is recorded against the key that created the batch", async () => {
+    const ai = genai(SPENDER)
+    const job = await ai.batches.create({
+      model: "mock",
+      src: ["red", "green", "blue"].map((t) => ({ contents: [{ role: "user", parts: [{ text: t }] }] })),
+    })
+    const done = await until(
+      () => ai.batches.get({ name: job.name! }),
+      (j) => finished(j.state),
+    )
+    expect(done.state).toBe(JobState.JOB_STATE_SUCCEEDED)
+    const r = await fetch(`${gw.url}/admin/keys/spender/usage`, { headers: { authorization: `Bearer ${ADMIN}` } })
+    expect(r.status).toBe(200)
+    const usage = (
+      (await r.json()) as { usage: Record<string, { requests: number; usd: number; outputTokens: number }> }
+    ).usage.monthly!
+    expect(usage.requests).toBe(3)
+    expect(usage.outputTokens).toBeGreaterThan(0)
+    expect(usage.usd).toBeGreaterThan(0)
   })
 })
 

@@ -3,6 +3,7 @@
  * `<id>.items.jsonl` (the input, one item per line, as decoded at creation) and
  * `<id>.results.jsonl` (one line per finished item, appended as items finish — what a batch
  * resumed after a restart skips). Ids are minted here; records belong to an owner as files do.
+ * A finished batch is removed, when batches are next listed, once it ended `ttlMs` ago.
  */
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
@@ -110,7 +111,8 @@ const readLines = async <A>(path: string): Promise<Array<A>> => {
   return out
 }
 
-export const make = (dir: string): BatchStore => {
+/** `ttlMs`: how long a finished batch (its state, input and results) is kept after it ended. */
+export const make = (dir: string, ttlMs = 48 * 3_600_000): BatchStore => {
   const root = Path.resolve(dir, "batches")
   const recordPath = (id: string) => Path.join(root, `${id}.json`)
   const itemsPath = (id: string) => Path.join(root, `${id}.items.jsonl`)
@@ -154,7 +156,12 @@ export const make = (dir: string): BatchStore => {
       const m = /^([a-z0-9]{1,40})\.json$/.exec(name)
       if (m === null) continue
       const r = await readRecord(m[1]!)
-      if (r !== undefined) out.push(r)
+      if (r === undefined) continue
+      if (terminal(r.state) && (r.endedAt ?? r.updatedAt) + ttlMs <= Date.now()) {
+        for (const p of [recordPath(r.id), itemsPath(r.id), resultsPath(r.id)]) await Fs.rm(p, { force: true })
+        continue
+      }
+      out.push(r)
     }
     return out.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1))
   }

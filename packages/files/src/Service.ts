@@ -52,7 +52,7 @@ export const make = (config: Config.GatewayConfig): Effect.Effect<Files, Config.
         : [Credentials.ephemeralKey()]
     const engine = yield* Engine.make({
       files: store,
-      batches: BatchStore.make(files.dir),
+      batches: BatchStore.make(files.dir, files.ttlHours * 3_600_000),
       concurrency: batches.concurrency,
       itemRetries: batches.itemRetries,
       lockDurationMs: batches.lockDuration,
