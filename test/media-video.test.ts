@@ -127,6 +127,10 @@ describe("Veo through the gateway", () => {
   it("another key gets 404 for the operation and the video; no key gets 401", async () => {
     let op = await genai().models.generateVideos({ model: "veo", prompt: "a private sunset" })
     op = await untilDone(genai(), op)
+    // operations.get reads the same resource.
+    const again = await genai().operations.get({ operation: op })
+    expect(again.done).toBe(true)
+    expect(again.response?.generatedVideos?.[0]?.video?.uri).toBe(op.response?.generatedVideos?.[0]?.video?.uri)
     const e = await failure(genai(keys.bob).operations.getVideosOperation({ operation: op }))
     expect(e).toBeInstanceOf(ApiError)
     expect(e.status).toBe(404)
