@@ -44,6 +44,14 @@ describe("the custom gateway example", () => {
     expect(r.choices[0]!.message.content).toBe("echo: hi")
   })
 
+  it("meters the demo key on the Limiter service, with the key's own limit over the default", async () => {
+    const client = new OpenAI({ apiKey: KEY, baseURL: `${url}/v1`, maxRetries: 0 })
+    const { response } = await client.chat.completions
+      .create({ model: "mock", messages: [{ role: "user", content: "hi" }] })
+      .withResponse()
+    expect(response.headers.get("x-ratelimit-limit-requests")).toBe("600")
+  })
+
   it("answers a Gemini client from the mock model", async () => {
     const ai = new GoogleGenAI({ apiKey: KEY, httpOptions: { baseUrl: url } })
     expect((await ai.models.generateContent({ model: "mock", contents: "hello" })).text).toBe("echo: hello")

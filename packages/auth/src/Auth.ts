@@ -23,7 +23,9 @@ import {
 import { sha256 } from "./Hash.ts"
 import * as Credentials from "./Credentials.ts"
 import { type KeyRecord, policyOf, toPrincipal } from "./KeyRecord.ts"
+import * as KeyStoreM from "./KeyStore.ts"
 import type { KeyStore } from "./KeyStore.ts"
+import { KeyStoreService } from "./KeyStoreService.ts"
 
 export interface AuthOptions {
   /** True when every target the model routes to is a `passthrough: true` provider. */
@@ -202,5 +204,23 @@ export const middleware = (store: KeyStore, options: AuthOptions = {}): Middlewa
     "auth",
     Effect.map(KeyPolicy.Policies, (policies) =>
       middlewareFn(store, { ...options, policies: options.policies ?? policies }),
+    ),
+  )
+
+/**
+ * `Auth.fromService(records)`: keys given in code (read-only, looked up first) over the
+ * `KeyStoreService` of the gateway's layer (`KeyStoreService.memory`, or `.redis` on the shared
+ * Redis clients), asked for once when the pipeline is built — for programmatic gateways that
+ * compose their services with `Layer`.
+ */
+export const fromService = (
+  records: ReadonlyArray<KeyRecord> = [],
+  options: AuthOptions = {},
+): MiddlewareSpec<never, KeyStoreService> =>
+  Middleware.make(
+    "auth",
+    Effect.flatMap(
+      KeyStoreService,
+      (store) => middleware(KeyStoreM.layered(KeyStoreM.fromRecords(records), store), options).build,
     ),
   )

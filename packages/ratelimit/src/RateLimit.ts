@@ -10,6 +10,7 @@ import { Config, Handler, type Middleware, Middleware as MiddlewareM, type Middl
 import { Errors, type GatewayError } from "@sluice/schema"
 import * as Headers from "./Headers.ts"
 import type { Decision, LimiterStore, Limits } from "./Limiter.ts"
+import { Limiter } from "./LimiterService.ts"
 import * as Policy from "./Policy.ts"
 import * as Tokens from "./Tokens.ts"
 import * as Usage from "./Usage.ts"
@@ -140,4 +141,17 @@ export const middleware = (options: RateLimitOptions): MiddlewareSpec<Config.Con
       const estimator = given ?? Tokens.fast
       return make(options, settings, estimator)
     }),
+  )
+
+/**
+ * `RateLimit.fromService(settings)`: the middleware on the `Limiter` service of the gateway's
+ * layer (`Limiter.memory`, or `Limiter.redis` on the shared Redis client), asked for once when
+ * the pipeline is built — for programmatic gateways that compose their services with `Layer`.
+ */
+export const fromService = (
+  settings: Settings & { readonly estimator?: Tokens.Estimator | undefined } = {},
+): MiddlewareSpec<Config.ConfigError, Limiter> =>
+  MiddlewareM.make(
+    "ratelimit",
+    Effect.flatMap(Limiter, (store) => middleware({ ...settings, store }).build),
   )
