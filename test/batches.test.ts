@@ -11,12 +11,13 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { GoogleGenAI, JobState } from "@google/genai"
 import OpenAI, { toFile } from "openai"
-import { OpenAIUpstream } from "@sluice/testing"
+import { GeminiUpstream, OpenAIUpstream } from "@sluice/testing"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type SluiceProcess, startSluice } from "./support/sluice-process.ts"
 
 let gw: SluiceProcess
 let upstream: OpenAIUpstream.OpenAIUpstream
+let gemini: GeminiUpstream.GeminiMock
 let dir: string
 
 const ALICE = "key-alice-0123456789"
@@ -28,10 +29,19 @@ const ADMIN = "admin-key-0123456789abcdef"
 beforeAll(async () => {
   dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "sluice-batches-"))
   upstream = await OpenAIUpstream.start({ apiKey: "o-up" })
+  gemini = await GeminiUpstream.start({ apiKey: "g-up" })
   gw = await startSluice(
     JSON.stringify({
-      providers: { oai: { type: "openai", baseUrl: upstream.baseUrl, apiKey: "o-up" }, fake: { type: "mock" } },
-      models: { mock: { provider: "fake", model: "mock" }, "gpt-4o-mini": { provider: "oai", model: "gpt-4o-mini" } },
+      providers: {
+        oai: { type: "openai", baseUrl: upstream.baseUrl, apiKey: "o-up" },
+        gem: { type: "gemini", baseUrl: gemini.url, apiKey: "g-up" },
+        fake: { type: "mock" },
+      },
+      models: {
+        mock: { provider: "fake", model: "mock" },
+        "gpt-4o-mini": { provider: "oai", model: "gpt-4o-mini" },
+        flash: { provider: "gem", model: "gemini-2.5-flash" },
+      },
       keys: [
         { name: "alice", key: ALICE },
         { name: "bob", key: BOB },
@@ -49,6 +59,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.stop()
   await upstream?.close()
+  await gemini?.close()
   if (dir) Fs.rmSync(dir, { recursive: true, force: true })
 })
 
@@ -275,6 +286,48 @@ describe("OpenAI batches", () => {
     expect(listed).toContain(batch.id)
     await expect(oai(BOB).batches.retrieve(batch.id)).rejects.toMatchObject({ status: 404 })
     await expect(oai(BOB).files.content(done.output_file_id!)).rejects.toMatchObject({ status: 404 })
+  })
+
+  it("an OpenAI batch to a Gemini upstream is translated line by line", async () => {
+    const client = oai()
+    const before = gemini.generateBodies().length
+    const jsonl = ["uno", "dos"]
+      .map((t, i) =>
+        JSON.stringify({
+          custom_id: `g${i}`,
+          method: "POST",
+          url: "/v1/chat/completions",
+          body: { model: "flash", messages: [{ role: "user", content: t }] },
+        }),
+      )
+      .join("\n")
+    const input = await client.files.create({ file: await toFile(Buffer.from(jsonl), "g.jsonl"), purpose: "batch" })
+    const batch = await client.batches.create({
+      input_file_id: input.id,
+      endpoint: "/v1/chat/completions",
+      completion_window: "24h",
+    })
+    const done = await until(
+      () => client.batches.retrieve(batch.id),
+      (b) => b.status === "completed",
+    )
+    expect(done.request_counts).toEqual({ total: 2, completed: 2, failed: 0 })
+    const sent = gemini.generateBodies().slice(before)
+    expect(
+      sent
+        .map((b) => (b as { contents: Array<{ parts: Array<{ text: string }> }> }).contents[0]!.parts[0]!.text)
+        .sort(),
+    ).toEqual(["dos", "uno"])
+    const output = (await (await client.files.content(done.output_file_id!)).text())
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l))
+    expect(
+      output.map((o) => [o.custom_id, o.response.body.object, o.response.body.choices[0].message.content]),
+    ).toEqual([
+      ["g0", "chat.completion", "Echo: uno"],
+      ["g1", "chat.completion", "Echo: dos"],
+    ])
   })
 
   it("an unknown input file is a 404 and a bad endpoint a 400, in OpenAI's shape", async () => {
