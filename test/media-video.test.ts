@@ -39,9 +39,11 @@ beforeAll(async () => {
     providers: {
       gem: { type: "gemini", baseUrl: gemini.url, apiKey: "g-up-secret", options: { videoPollInterval: 5 } },
       fake: { type: "mock" },
+      oai: { type: "openai", baseUrl: "http://127.0.0.1:9/v1", apiKey: "o-up" },
     },
     models: {
       veo: { provider: "gem", model: "veo-3.1-generate-preview" },
+      chatty: { provider: "oai", model: "gpt-4o-mini" },
       "mock-veo": { provider: "fake", model: "mock-veo" },
     },
     keys: [
@@ -173,6 +175,11 @@ describe("Veo through the gateway", () => {
     expect(e).toBeInstanceOf(ApiError)
     expect(e.status).toBe(400)
     expect(e.message).toContain("duration 5s is not supported")
+
+    // A model whose provider cannot make videos is refused at once too.
+    const o = await failure(genai().models.generateVideos({ model: "chatty", prompt: "x" }))
+    expect(o.status).toBe(400)
+    expect(o.message).toContain("cannot generate videos")
 
     // Hand-written: two instances, which no SDK sends.
     const r = await fetch(`${gw.url}/v1beta/models/veo:predictLongRunning`, {

@@ -195,7 +195,15 @@ export const make =
             ? speech(chat, ctx)
             : isTranscription(chat)
               ? transcription(chat, ctx)
-              : undefined
+              : chat.output?.modalities?.includes("video") === true
+                ? // OpenAI retired its video API; no OpenAI-format upstream makes videos.
+                  Effect.fail(
+                    new Errors.InvalidRequest({
+                      message: `provider "${name}" (${preset.type}) cannot generate videos; route this model to a Veo model`,
+                      param: "model",
+                    }),
+                  )
+                : undefined
 
       const provider: ProviderService = {
         name,
