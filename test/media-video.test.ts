@@ -130,7 +130,7 @@ describe("Veo through the gateway", () => {
     let op = await genai().models.generateVideos({ model: "veo", prompt: "a private sunset" })
     op = await untilDone(genai(), op)
     // operations.get reads the same resource.
-    const again = await genai().operations.get({ operation: op })
+    const again = (await genai().operations.get({ operation: op })) as GenerateVideosOperation
     expect(again.done).toBe(true)
     expect(again.response?.generatedVideos?.[0]?.video?.uri).toBe(op.response?.generatedVideos?.[0]?.video?.uri)
     const e = await failure(genai(keys.bob).operations.getVideosOperation({ operation: op }))
