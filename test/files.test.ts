@@ -202,6 +202,22 @@ describe("OpenAI /v1/files", () => {
     })
     expect(chat.choices[0]!.message.content).toBe('echo: what is it [text/plain, 10 bytes: "hello file"]')
 
+    // Responses' input_file by file_id too.
+    const resp = await client.responses.create({
+      model: "mock",
+      store: false,
+      input: [
+        {
+          role: "user",
+          content: [
+            { type: "input_text", text: "and now" },
+            { type: "input_file", file_id: created.id },
+          ],
+        },
+      ],
+    })
+    expect(resp.output_text).toBe('echo: and now [text/plain, 10 bytes: "hello file"]')
+
     // The same file is the Gemini API's files/<id>.
     expect(await genai().files.get({ name: `files/${created.id.slice(5)}` })).toMatchObject({ sizeBytes: "10" })
 

@@ -49,6 +49,21 @@ export interface Engine {
 
 const sealed = "batch"
 
+/**
+ * One runner per batch in this process. A config change that rebuilds the engine starts a new
+ * one while the old generation still drains: the new engine's run of a batch waits for the old
+ * one to stop, then goes on from the recorded progress.
+ */
+const running = new Map<string, Effect.Semaphore>()
+const exclusive = (id: string) => {
+  let lock = running.get(id)
+  if (lock === undefined) {
+    lock = Effect.unsafeMakeSemaphore(1)
+    running.set(id, lock)
+  }
+  return lock.withPermits(1)
+}
+
 export const make = (options: Options): Effect.Effect<Engine, never, Scope.Scope> =>
   Effect.gen(function* () {
     const { batches, files } = options
@@ -199,7 +214,7 @@ export const make = (options: Options): Effect.Effect<Engine, never, Scope.Scope
         const after = yield* batches.load(id)
         if (after === undefined) return
         yield* finalize(id)
-      }).pipe(Effect.withSpan("sluice.batch", { attributes: { "sluice.batch.id": id } }))
+      }).pipe(exclusive(id), Effect.withSpan("sluice.batch", { attributes: { "sluice.batch.id": id } }))
 
     // ---- the queue ----------------------------------------------------------------------------
 
