@@ -8,6 +8,7 @@
 import { Effect, Either, Redacted } from "effect"
 import { Errors, type GatewayError } from "@sluice/schema"
 import {
+  CurrentKey,
   type GatewayRequest,
   type GatewayResponse,
   Echo,
@@ -180,10 +181,14 @@ export const make = (store: KeyStore, options: AuthOptions = {}): Auth => {
         yield* Effect.logError(principal.left.message)
         return yield* Effect.fail(principal.left)
       }
-      const response = yield* next({
-        ...request,
-        ctx: { ...request.ctx, principal: principal.right, credential: undefined },
-      } as GatewayRequest)
+      // Inner middleware read the principal from the request; code with no request at hand
+      // reads it from the Effect context (CurrentKey).
+      const response = yield* CurrentKey.serving(principal.right)(
+        next({
+          ...request,
+          ctx: { ...request.ctx, principal: principal.right, credential: undefined },
+        } as GatewayRequest),
+      )
       return filterModels(record, response)
     })
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Redacted, Schema } from "effect"
 import { Errors } from "@sluice/schema"
-import { type GatewayRequest, KeyPolicy } from "@sluice/core"
+import { CurrentKey, type GatewayRequest, KeyPolicy } from "@sluice/core"
 import { Stub } from "@sluice/testing"
 import { Auth, Hash, type KeyRecord, KeyStore } from "../src/index.ts"
 
@@ -59,6 +59,25 @@ describe("auth middleware", () => {
       expect(quota.get(ctx.principal)?.rpm).toBe(10)
       expect(tier.get(ctx.principal)?.level).toBe(1)
       expect(ctx.credential).toBeUndefined()
+    }),
+  )
+
+  it.effect("the key's identity is in the Effect context of the handler inside auth, and only there", () =>
+    Effect.gen(function* () {
+      const seen: Array<string | undefined> = []
+      const stub = Stub.stub((request) =>
+        Effect.flatMap(CurrentKey.get, (key) => {
+          seen.push(key?.name)
+          return Stub.stub().handler(request)
+        }),
+      )
+      const handler = (yield* Auth.middleware(KeyStore.fromRecords([alice]), { policies }).build)(stub.handler)
+      yield* handler(withKey(aliceKey))
+      expect(seen).toEqual(["alice"])
+      expect(yield* CurrentKey.get).toBeUndefined()
+      // The same principal the request carries, policy and all.
+      const current = yield* CurrentKey.serving(stub.calls[0]!.ctx.principal!)(CurrentKey.get)
+      expect(quota.get(current)?.rpm).toBe(10)
     }),
   )
 

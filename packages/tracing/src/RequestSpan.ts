@@ -1,7 +1,8 @@
 /**
  * The request span as Effect sees it while `next` runs: the parent of core's attempt spans, and
  * the target of `Effect.annotateCurrentSpan` from middleware further in. (The verified key's
- * name no longer travels this way: auth notes the principal in `ctx.notes`, typed.)
+ * identity does not travel this way: auth notes the principal in `ctx.notes`, typed, and sets
+ * `CurrentKey` for the handler inside it.)
  */
 import type { Span as OtelSpan } from "@opentelemetry/api"
 import { Context, Option, type Tracer } from "effect"
@@ -53,11 +54,5 @@ export class RequestSpan implements Tracer.Span {
 
   addLinks(links: ReadonlyArray<Tracer.SpanLink>): void {
     for (const l of links) this.links.push(l)
-  }
-
-  /** The key name an inner middleware annotated, if any. */
-  get keyName(): string | undefined {
-    const v = this.attributes.get("sluice.key.name")
-    return typeof v === "string" ? v : undefined
   }
 }
