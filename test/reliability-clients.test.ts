@@ -6,9 +6,8 @@
  */
 import * as Http from "node:http"
 import * as Net from "node:net"
-import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Either, Exit, Layer, Scope } from "effect"
-import { Config } from "@sluice/core"
+import { Config, Upstream } from "@sluice/core"
 import { Assemble } from "@sluice/gateway"
 import { NodeServer } from "@sluice/server"
 import { type MockUpstream, OpenAIUpstream } from "@sluice/testing"
@@ -54,7 +53,7 @@ beforeAll(async () => {
         shutdownTimeout: 1_000,
       })
       return server.address._tag === "TcpAddress" ? server.address.port : 0
-    }).pipe(Effect.provide(Layer.extendScope(NodeHttpClient.layerUndici)), Scope.extend(scope)),
+    }).pipe(Effect.provide(Layer.extendScope(Upstream.layer)), Scope.extend(scope)),
   )
 })
 afterAll(async () => {

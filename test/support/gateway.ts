@@ -2,10 +2,9 @@
  * Start a whole gateway in-process, from a config object as it would appear in YAML, on a free
  * loopback port — for end-to-end tests with the official SDKs.
  */
-import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Either, Exit, Layer, Scope } from "effect"
 import { Assemble } from "@sluice/gateway"
-import { Config } from "@sluice/core"
+import { Config, Upstream } from "@sluice/core"
 import { NodeServer } from "@sluice/server"
 
 export interface RunningGateway {
@@ -37,7 +36,7 @@ export const startGateway = async (
     if (address._tag !== "TcpAddress") throw new Error("expected a TCP address")
     return { assembled, port: address.port }
     // extendScope: the HTTP client lives as long as the gateway, not just its start-up.
-  }).pipe(Effect.provide(Layer.extendScope(NodeHttpClient.layerUndici)), Scope.extend(scope))
+  }).pipe(Effect.provide(Layer.extendScope(Upstream.layer)), Scope.extend(scope))
   const { assembled, port } = await Effect.runPromise(program)
   return {
     url: `${options.tls === undefined ? "http" : "https"}://127.0.0.1:${port}`,

@@ -6,10 +6,10 @@
  * Options (`providers.<name>.options`): `defaultMaxTokens` (max_tokens when the client's format
  * had none; 4096), `anthropicVersion`, `beta` (sent as `anthropic-beta`).
  */
-import { HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
+import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { Effect, Either, Redacted, Stream } from "effect"
 import * as Schema from "effect/Schema"
-import { Config, type Provider, type ProviderType, Sse } from "@sluice/core"
+import { type Chunked, Config, type Provider, type ProviderType, Sse, Upstream } from "@sluice/core"
 import { type ChatRequest, Errors, type GatewayError, type StreamEvent } from "@sluice/schema"
 import * as ErrorCodec from "./ErrorCodec.ts"
 import * as Models from "./Models.ts"
@@ -50,10 +50,19 @@ export const make = (
     const upstreamError = (message: string, status = 502): GatewayError =>
       new Errors.UpstreamError({ message: `${name}: ${message}`, status, provider: name })
 
-    const transport = (e: HttpClientError.HttpClientError): GatewayError =>
-      upstreamError(
-        e._tag === "RequestError" ? `could not reach the upstream (${e.reason})` : `the upstream connection failed`,
-      )
+    const upstream = Upstream.endpoint(client, {
+      provider: name,
+      baseUrl: base,
+      failure: (status, headers, text) => {
+        let body: unknown
+        try {
+          body = JSON.parse(text)
+        } catch {}
+        return ErrorCodec.fromUpstream(status, body, name, headers["retry-after"])
+      },
+      unreachable: (e) => upstreamError(`could not reach the upstream (${e.reason})`),
+      malformed: () => upstreamError("the upstream answered with malformed JSON"),
+    })
 
     const build = (
       method: "GET" | "POST",
@@ -72,7 +81,7 @@ export const make = (
         "x-api-key": Redacted.value(key),
       }
       if (settings.beta !== undefined) headers["anthropic-beta"] = settings.beta
-      const request = (method === "GET" ? HttpClientRequest.get : HttpClientRequest.post)(`${base}${path}`).pipe(
+      const request = (method === "GET" ? HttpClientRequest.get : HttpClientRequest.post)(path).pipe(
         HttpClientRequest.setHeaders(headers),
       )
       return Either.right(body === undefined ? request : HttpClientRequest.bodyUnsafeJson(request, body))
@@ -82,25 +91,43 @@ export const make = (
     const send = (
       request: Either.Either<HttpClientRequest.HttpClientRequest, GatewayError>,
     ): Effect.Effect<HttpClientResponse.HttpClientResponse, GatewayError> =>
-      Either.isLeft(request)
-        ? Effect.fail(request.left)
-        : client.execute(request.right).pipe(
-            Effect.mapError(transport),
-            Effect.flatMap((response) =>
-              response.status < 400
-                ? Effect.succeed(response)
-                : Effect.flatMap(
-                    Effect.orElseSucceed(response.json, () => undefined as unknown),
-                    (body) =>
-                      Effect.fail(
-                        ErrorCodec.fromUpstream(response.status, body, name, response.headers["retry-after"]),
-                      ),
-                  ),
-            ),
-          )
+      Either.isLeft(request) ? Effect.fail(request.left) : upstream.execute(request.right)
 
-    const readJson = (response: HttpClientResponse.HttpClientResponse) =>
-      Effect.mapError(response.json, () => upstreamError("the upstream answered with malformed JSON"))
+    const readJson = (response: HttpClientResponse.HttpClientResponse) => upstream.json(response, "answer")
+
+    /** Upstream SSE bytes → canonical events, in plain JS per incoming chunk. */
+    const events = (): Chunked.Transducer<Uint8Array, StreamEvent, GatewayError> => {
+      const sse = new Sse.Parser()
+      const decoder = new Decoder(name)
+      const messages: Array<Sse.Event> = []
+      const drain = (out: Array<StreamEvent>): GatewayError | undefined => {
+        for (const m of messages) {
+          const r = decoder.push(m)
+          if (Either.isLeft(r)) {
+            messages.length = 0
+            return r.left
+          }
+          for (const e of r.right) out.push(e)
+        }
+        messages.length = 0
+        return undefined
+      }
+      return {
+        push: (input, out) => {
+          for (const b of input) sse.push(b, messages)
+          return drain(out)
+        },
+        end: (out) => {
+          sse.end(messages)
+          const error = drain(out)
+          if (error !== undefined) return error
+          const r = decoder.end()
+          if (Either.isLeft(r)) return r.left
+          for (const e of r.right) out.push(e)
+          return undefined
+        },
+      }
+    }
 
     const checkCandidates = (request: ChatRequest): Either.Either<void, GatewayError> =>
       (request.candidates ?? 1) > 1
@@ -130,29 +157,7 @@ export const make = (
         Effect.gen(function* () {
           yield* checkCandidates(request)
           const response = yield* send(build("POST", "/v1/messages", ctx, body(request, true)))
-          const decoder = new Decoder(name)
-          /** Events decoded from one read; a failure comes after the events before it. */
-          const step = (
-            messages: ReadonlyArray<Sse.Event>,
-            last: boolean,
-          ): Stream.Stream<StreamEvent, GatewayError> => {
-            const out: Array<StreamEvent> = []
-            for (const m of messages) {
-              const r = decoder.push(m)
-              if (Either.isLeft(r)) return Stream.concat(Stream.fromIterable(out), Stream.fail(r.left))
-              out.push(...r.right)
-            }
-            if (last) {
-              const r = decoder.end()
-              if (Either.isLeft(r)) return Stream.concat(Stream.fromIterable(out), Stream.fail(r.left))
-              out.push(...r.right)
-            }
-            return Stream.fromIterable(out)
-          }
-          return Sse.events(Stream.mapError(response.stream, transport)).pipe(
-            Stream.flatMap((message) => step([message], false)),
-            Stream.concat(Stream.suspend(() => step([], true))),
-          )
+          return upstream.transduce(response, events, () => upstreamError("the upstream connection failed"))
         }),
       )
 

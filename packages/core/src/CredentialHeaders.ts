@@ -7,6 +7,7 @@
  */
 import { Headers, HttpClient } from "@effect/platform"
 import { Effect } from "effect"
+import * as Upstream from "./Upstream.ts"
 
 /** Every provider's client redacts these, whatever its type says. */
 export const defaults: ReadonlyArray<string | RegExp> = [
@@ -26,6 +27,9 @@ export const redacting = (
   client: HttpClient.HttpClient,
   names: ReadonlyArray<string | RegExp>,
 ): HttpClient.HttpClient => {
+  // The gateway's own client redacts on the calls that make a span, and costs nothing on the others.
+  const own = Upstream.withRedactedNames(client, names)
+  if (own !== undefined) return own
   const extra = names.map((n) => (typeof n === "string" ? n.toLowerCase() : n))
   // The fiber's list rarely changes: extend it once per distinct list, not per call.
   let seen: ReadonlyArray<string | RegExp> | undefined

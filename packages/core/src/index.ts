@@ -24,6 +24,7 @@ export * as ProviderRegistry from "./ProviderRegistry.ts"
 export * as Router from "./Router.ts"
 export * as Secrets from "./Secrets.ts"
 export * as Sse from "./Sse.ts"
+export * as Upstream from "./Upstream.ts"
 export * as VideoJobs from "./VideoJobs.ts"
 export * as Wildcard from "./Wildcard.ts"
 export type {

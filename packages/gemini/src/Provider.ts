@@ -11,11 +11,13 @@ import { HttpClient, type HttpClientError, HttpClientRequest, type HttpClientRes
 import { Effect, Either, Redacted, Schema, Stream } from "effect"
 import {
   type CallContext,
+  type Chunked,
   Collect,
   Config,
   ImageFanout,
   type ProviderService as Provider,
   type ProviderType,
+  Upstream,
 } from "@sluice/core"
 import { type ChatRequest, Errors, type GatewayError, type ModelInfo, type StreamEvent } from "@sluice/schema"
 import * as ErrorCodec from "./ErrorCodec.ts"
@@ -74,38 +76,34 @@ export const make = (name: string, config: Config.ProviderConfig, client: HttpCl
     return out
   }
 
-  /** Send a request; an error status becomes an UpstreamError decoded from Google's body. */
+  const upstream = Upstream.endpoint(client, {
+    provider: name,
+    baseUrl: root,
+    failure: (status, headers, text) => {
+      let body: unknown = text
+      try {
+        body = JSON.parse(text)
+      } catch {}
+      return ErrorCodec.fromGemini(status, body, headers, name)
+    },
+    unreachable: unreachable(name),
+    malformed: (what) => badAnswer(name, what),
+  })
+
+  /** Send a request (its URL relative to the API root); an error status becomes an UpstreamError decoded from Google's body. */
   const send = (
     request: HttpClientRequest.HttpClientRequest,
-  ): Effect.Effect<HttpClientResponse.HttpClientResponse, GatewayError> =>
-    client.execute(request).pipe(
-      Effect.mapError(unreachable(name)),
-      Effect.flatMap((response) =>
-        response.status < 400
-          ? Effect.succeed(response)
-          : response.text.pipe(
-              Effect.orElseSucceed(() => ""),
-              Effect.flatMap((text) => {
-                let body: unknown = text
-                try {
-                  body = JSON.parse(text)
-                } catch {}
-                return Effect.fail(ErrorCodec.fromGemini(response.status, body, response.headers, name))
-              }),
-            ),
-      ),
-    )
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, GatewayError> => upstream.execute(request)
 
   const post = (path: string, body: unknown, ctx: CallContext, query?: Record<string, string>) =>
-    HttpClientRequest.post(`${root}/${path}`).pipe(
+    HttpClientRequest.post(`/${path}`).pipe(
       HttpClientRequest.setHeaders(headers(ctx)),
       query === undefined ? (r) => r : HttpClientRequest.setUrlParams(query),
       HttpClientRequest.bodyUnsafeJson(body),
     )
 
   const jsonOf = <A, I>(schema: Schema.Schema<A, I>, response: HttpClientResponse.HttpClientResponse, what: string) =>
-    response.json.pipe(
-      Effect.mapError(() => badAnswer(name, what)),
+    upstream.json(response, what).pipe(
       Effect.flatMap((raw) =>
         Schema.decodeUnknown(schema)(raw).pipe(
           Effect.mapError(() => badAnswer(name, what)),
@@ -140,9 +138,7 @@ export const make = (name: string, config: Config.ProviderConfig, client: HttpCl
       for (;;) {
         yield* Effect.sleep(pollMs)
         const response = yield* send(
-          HttpClientRequest.get(`${root}/${Veo.operationPath(operation)}`).pipe(
-            HttpClientRequest.setHeaders(headers(ctx)),
-          ),
+          HttpClientRequest.get(`/${Veo.operationPath(operation)}`).pipe(HttpClientRequest.setHeaders(headers(ctx))),
         )
         const outcome = Veo.outcome(yield* readJson(response, "video operation"))
         if (outcome === undefined) return yield* Effect.fail(badAnswer(name, "video operation"))
@@ -228,6 +224,50 @@ export const make = (name: string, config: Config.ProviderConfig, client: HttpCl
     })
 
   const decodeChunk = Schema.decodeUnknownEither(Wire.GenerateContentResponse)
+  const broken = new Errors.UpstreamError({ message: "the Gemini stream broke off", status: 502, provider: name })
+
+  const frameError = (json: unknown): GatewayError => {
+    const status = isObj(json) && isObj(json.error) ? Number(json.error.code) : 502
+    return ErrorCodec.fromGemini(Number.isFinite(status) ? status : 502, json, {}, name)
+  }
+
+  /** Upstream SSE bytes → canonical events, in plain JS per incoming chunk. */
+  const events = (model: string) => (): Chunked.Transducer<Uint8Array, StreamEvent, GatewayError> => {
+    const parser = new Sse.FrameParser()
+    const decoder = StreamCodec.decoder(model)
+    const frames: Array<Sse.Frame> = []
+    const drain = (out: Array<StreamEvent>): GatewayError | undefined => {
+      for (const frame of frames) {
+        if (frame._tag === "error" || (isObj(frame.json) && isObj(frame.json.error))) {
+          frames.length = 0
+          return frameError(frame.json)
+        }
+        const c = decodeChunk(frame.json)
+        if (Either.isLeft(c)) {
+          frames.length = 0
+          return badAnswer(name, "stream chunk")
+        }
+        for (const e of decoder.step(c.right)) out.push(e)
+      }
+      frames.length = 0
+      return undefined
+    }
+    return {
+      push: (input, out) => {
+        for (const b of input) parser.push(b, frames)
+        return drain(out)
+      },
+      end: (out) => {
+        parser.end(frames)
+        const error = drain(out)
+        if (error !== undefined) return error
+        const last = decoder.end()
+        if (Either.isLeft(last)) return last.left
+        out.push(last.right)
+        return undefined
+      },
+    }
+  }
 
   const chatStream: Provider["chatStream"] = (request, ctx) =>
     Veo.wantsVideo(request)
@@ -238,30 +278,7 @@ export const make = (name: string, config: Config.ProviderConfig, client: HttpCl
             const response = yield* send(
               post(`${resourcePath(request.model)}:streamGenerateContent`, body, ctx, { alt: "sse" }),
             )
-            const chunks = Sse.frames(response.stream).pipe(
-              Stream.mapError(
-                () => new Errors.UpstreamError({ message: "the Gemini stream broke off", status: 502, provider: name }),
-              ),
-              Stream.mapEffect((frame) => {
-                if (frame._tag === "error") {
-                  const status = isObj(frame.json) && isObj(frame.json.error) ? Number(frame.json.error.code) : 502
-                  return Effect.fail(
-                    ErrorCodec.fromGemini(Number.isFinite(status) ? status : 502, frame.json, {}, name),
-                  )
-                }
-                if (isObj(frame.json) && isObj(frame.json.error)) {
-                  const status = Number(frame.json.error.code)
-                  return Effect.fail(
-                    ErrorCodec.fromGemini(Number.isFinite(status) ? status : 502, frame.json, {}, name),
-                  )
-                }
-                return Either.match(decodeChunk(frame.json), {
-                  onLeft: () => Effect.fail(badAnswer(name, "stream chunk") as GatewayError),
-                  onRight: (c) => Effect.succeed(c),
-                })
-              }),
-            )
-            return StreamCodec.fromChunks(chunks, request.model)
+            return upstream.transduce(response, events(request.model), () => broken)
           }),
         )
 
@@ -313,7 +330,7 @@ export const make = (name: string, config: Config.ProviderConfig, client: HttpCl
 
   const listModels: Provider["listModels"] = (ctx) =>
     Effect.gen(function* () {
-      const request = HttpClientRequest.get(`${root}/models`).pipe(
+      const request = HttpClientRequest.get("/models").pipe(
         HttpClientRequest.setHeaders(headers(ctx)),
         HttpClientRequest.setUrlParam("pageSize", "1000"),
       )

@@ -34,33 +34,55 @@ const parseBlock = (block: string): Frame | undefined => {
   return undefined
 }
 
+/** Incremental framing: feed bytes, get the frames they complete. State per stream. */
+export class FrameParser {
+  private readonly decoder = new TextDecoder()
+  private buffer = ""
+
+  push(bytes: Uint8Array, out: Array<Frame>): void {
+    this.text(this.decoder.decode(bytes, { stream: true }), out)
+  }
+
+  private text(text: string, out: Array<Frame>): void {
+    this.buffer += text
+    for (let m = boundary.exec(this.buffer); m !== null; m = boundary.exec(this.buffer)) {
+      const f = parseBlock(this.buffer.slice(0, m.index))
+      this.buffer = this.buffer.slice(m.index + m[0].length)
+      if (f !== undefined) out.push(f)
+    }
+    // A bare error object is not followed by a blank line.
+    const bare = this.buffer.trimStart().startsWith("{") ? parseBlock(this.buffer) : undefined
+    if (bare?._tag === "error") {
+      this.buffer = ""
+      out.push(bare)
+    }
+  }
+
+  /** What is left: a last block without its blank line still counts. */
+  end(out: Array<Frame>): void {
+    const tail = this.decoder.decode()
+    if (tail !== "") this.text(tail, out)
+    const f = parseBlock(this.buffer)
+    this.buffer = ""
+    if (f !== undefined) out.push(f)
+  }
+}
+
 /** SSE text frames of a byte stream. */
 export const frames = <E, R>(bytes: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Frame, E, R> =>
   Stream.suspend(() => {
-    let buffer = ""
+    const parser = new FrameParser()
     return bytes.pipe(
-      Stream.decodeText(),
-      Stream.mapConcat((text) => {
-        buffer += text
+      Stream.mapConcat((b) => {
         const out: Array<Frame> = []
-        for (let m = boundary.exec(buffer); m !== null; m = boundary.exec(buffer)) {
-          const f = parseBlock(buffer.slice(0, m.index))
-          buffer = buffer.slice(m.index + m[0].length)
-          if (f !== undefined) out.push(f)
-        }
-        // A bare error object is not followed by a blank line.
-        const bare = buffer.trimStart().startsWith("{") ? parseBlock(buffer) : undefined
-        if (bare?._tag === "error") {
-          buffer = ""
-          out.push(bare)
-        }
+        parser.push(b, out)
         return out
       }),
       Stream.concat(
         Stream.suspend(() => {
-          const f = parseBlock(buffer)
-          buffer = ""
-          return f === undefined ? Stream.empty : Stream.make(f)
+          const out: Array<Frame> = []
+          parser.end(out)
+          return Stream.fromIterable(out)
         }),
       ),
     )

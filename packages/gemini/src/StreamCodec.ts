@@ -215,6 +215,9 @@ class Decoder {
   }
 }
 
+/** A fresh decoder for one stream: `step` per Gemini chunk, `end` once it is over. */
+export const decoder = (model: string) => new Decoder(model)
+
 /** Gemini chunks → canonical events, ending with `finish` (or an error if the stream was cut). */
 export const fromChunks = <R>(
   chunks: Stream.Stream<Wire.GenerateContentResponse, GatewayError, R>,

@@ -6,7 +6,7 @@
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { Effect, Either, Redacted, Stream } from "effect"
 import { type ChatRequest, Errors, type GatewayError } from "@sluice/schema"
-import { Collect, type CallContext, Config, type ProviderService, type ProviderType, Sse } from "@sluice/core"
+import { Collect, type CallContext, Config, type ProviderService, type ProviderType, Sse, Upstream } from "@sluice/core"
 import { decode as decodeWith } from "./Decode.ts"
 import * as Dialect from "./Dialect.ts"
 import * as EmbeddingsCodec from "./EmbeddingsCodec.ts"
@@ -63,6 +63,18 @@ export const make =
         return key === undefined ? [] : [Redacted.value(key)]
       }
 
+      const unreachable = (what: string) =>
+        new Errors.UpstreamError({ message: `provider "${name}" ${what}`, status: 502, provider: name })
+
+      const upstream = Upstream.endpoint(client, {
+        provider: name,
+        baseUrl: base,
+        failure: (status, headers, text) => ErrorCodec.fromUpstream(status, headers, text, name, []),
+        unreachable: () => unreachable("could not be reached"),
+        malformed: () => unreachable("answered with a body that is not JSON"),
+      })
+
+      /** A request to `path` under the base URL. */
       const request = (method: "GET" | "POST", path: string, ctx: CallContext, body?: unknown, stream = false) => {
         const key = keyOf(ctx)
         const headers: Record<string, string> = {
@@ -71,47 +83,33 @@ export const make =
           accept: stream ? "text/event-stream" : "application/json",
         }
         if (key !== undefined) headers.authorization = `Bearer ${Redacted.value(key)}`
-        const req = (method === "GET" ? HttpClientRequest.get : HttpClientRequest.post)(`${base}${path}`).pipe(
+        const req = (method === "GET" ? HttpClientRequest.get : HttpClientRequest.post)(path).pipe(
           HttpClientRequest.setHeaders(headers),
         )
         return body === undefined ? req : HttpClientRequest.bodyUnsafeJson(req, body)
       }
-
-      const unreachable = (what: string) =>
-        new Errors.UpstreamError({ message: `provider "${name}" ${what}`, status: 502, provider: name })
 
       /** Send, and turn a non-2xx answer into an UpstreamError carrying its status and retry-after. */
       const send = (
         req: HttpClientRequest.HttpClientRequest,
         ctx: CallContext,
       ): Effect.Effect<HttpClientResponse.HttpClientResponse, GatewayError> =>
-        client.execute(req).pipe(
-          Effect.mapError(() => unreachable("could not be reached")),
-          Effect.flatMap((res) =>
-            res.status >= 200 && res.status < 300
-              ? Effect.succeed(res)
-              : Effect.flatMap(
-                  Effect.orElseSucceed(res.text, () => ""),
-                  (text) => Effect.fail(ErrorCodec.fromUpstream(res.status, res.headers, text, name, secrets(ctx))),
-                ),
-          ),
+        upstream.execute(req, (status, headers, text) =>
+          ErrorCodec.fromUpstream(status, headers, text, name, secrets(ctx)),
         )
 
       const readJson = <A>(
         res: HttpClientResponse.HttpClientResponse,
         decode: (u: unknown) => Either.Either<A, { path: string; message: string }>,
       ): Effect.Effect<A, GatewayError> =>
-        Effect.flatMap(
-          Effect.mapError(res.json, () => unreachable("answered with a body that is not JSON")),
-          (json) => {
-            const r = decode(json)
-            return Either.isRight(r)
-              ? Effect.succeed(r.right)
-              : Effect.fail(
-                  unreachable(`answered in a shape this gateway cannot read (${r.left.path}: ${r.left.message})`),
-                )
-          },
-        )
+        Effect.flatMap(upstream.json(res, "answer"), (json) => {
+          const r = decode(json)
+          return Either.isRight(r)
+            ? Effect.succeed(r.right)
+            : Effect.fail(
+                unreachable(`answered in a shape this gateway cannot read (${r.left.path}: ${r.left.message})`),
+              )
+        })
 
       const complete = (res: HttpClientResponse.HttpClientResponse) =>
         Effect.flatMap(readJson(res, decodeCompletion), (w) => ResponseCodec.decode(w, name))
@@ -126,9 +124,7 @@ export const make =
                 HttpClientRequest.bodyUint8Array(request("POST", "/images/edits", ctx), bytes, contentType),
               )
         return Effect.flatMap(req, (r) => send(r, ctx)).pipe(
-          Effect.flatMap((res) =>
-            Effect.mapError(res.json, () => unreachable("answered with a body that is not JSON")),
-          ),
+          Effect.flatMap((res) => upstream.json(res, "answer")),
           Effect.flatMap((json) => {
             const r = ImagesUpstream.decode(json, chat.model)
             return r === undefined
@@ -240,10 +236,8 @@ export const make =
                 if (!(res.headers["content-type"] ?? "").includes("text/event-stream")) {
                   return Stream.unwrap(Effect.map(complete(res), (r) => Stream.fromIterable(Collect.eventsOf(r))))
                 }
-                return StreamCodec.decodeSse(
-                  Stream.mapError(res.stream, () => unreachable("closed the connection mid-stream")),
-                  name,
-                  secrets(ctx),
+                return upstream.transduce(res, StreamCodec.sseTransducer(name, secrets(ctx)), () =>
+                  unreachable("closed the connection mid-stream"),
                 )
               },
             ),

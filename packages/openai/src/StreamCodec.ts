@@ -363,8 +363,12 @@ export const decodeSse = (
   bytes: Stream.Stream<Uint8Array, GatewayError>,
   provider: string,
   secrets: ReadonlyArray<string>,
-): Stream.Stream<StreamEvent, GatewayError> =>
-  Chunked.transduce(bytes, () => {
+): Stream.Stream<StreamEvent, GatewayError> => Chunked.transduce(bytes, sseTransducer(provider, secrets))
+
+/** Upstream SSE bytes → canonical events, in plain JS per incoming chunk (a fresh state per call). */
+export const sseTransducer =
+  (provider: string, secrets: ReadonlyArray<string>) =>
+  (): Chunked.Transducer<Uint8Array, StreamEvent, GatewayError> => {
     const sse = new Sse.Parser()
     const d = decoder(provider)
     const frames: Array<Sse.Event> = []
@@ -402,4 +406,4 @@ export const decodeSse = (
         return d.end(out)
       },
     }
-  })
+  }

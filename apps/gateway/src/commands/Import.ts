@@ -6,10 +6,9 @@
  */
 import * as Fs from "node:fs"
 import { Args, Command, Options } from "@effect/cli"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Console, Effect, Either, Logger, LogLevel, Option } from "effect"
 import * as YAML from "yaml"
-import { Config } from "@sluice/core"
+import { Config, Upstream } from "@sluice/core"
 import * as Assemble from "../Assemble.ts"
 import * as Gema from "../import/Gema.ts"
 import { ImportError, type Imported } from "../import/Imported.ts"
@@ -49,7 +48,7 @@ export const importText = (
     yield* Effect.scoped(Assemble.build(parsed.right)).pipe(
       // Building only to validate: the start-up notices (open gateway, …) are not for this command.
       Logger.withMinimumLogLevel(LogLevel.Error),
-      Effect.provide(NodeHttpClient.layerUndici),
+      Effect.provide(Upstream.layer),
       Effect.mapError((e) => new CliFailure(`the imported config does not validate:\n${e.message}`)),
     )
     const header = [

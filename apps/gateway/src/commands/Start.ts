@@ -5,9 +5,8 @@
 import * as Fs from "node:fs"
 import { Command, Options } from "@effect/cli"
 import { HttpServer } from "@effect/platform"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Console, Effect, Either, Layer, Option, Runtime } from "effect"
-import type { Config } from "@sluice/core"
+import { type Config, Upstream } from "@sluice/core"
 import { NodeServer } from "@sluice/server"
 import * as Assemble from "../Assemble.ts"
 import * as Reloader from "../Reloader.ts"
@@ -167,6 +166,6 @@ export const command = Command.make(
           )
         }),
       )
-      return yield* Layer.launch(serve).pipe(Effect.provide(NodeHttpClient.layerUndici))
+      return yield* Layer.launch(serve).pipe(Effect.provide(Upstream.layer))
     }),
 ).pipe(Command.withDescription("Start the gateway"))

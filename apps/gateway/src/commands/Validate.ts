@@ -1,7 +1,7 @@
 /** `sluice validate --config FILE`: check a config (schema, references, provider types, middleware) and exit. */
 import { Command, Options } from "@effect/cli"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Console, Effect, Option } from "effect"
+import { Upstream } from "@sluice/core"
 import * as Assemble from "../Assemble.ts"
 import * as ConfigFile from "./ConfigFile.ts"
 
@@ -12,7 +12,7 @@ export const command = Command.make(
     Effect.gen(function* () {
       const { config, modules } = yield* ConfigFile.load(Option.some(file))
       yield* Effect.scoped(Assemble.build(config, { modules })).pipe(
-        Effect.provide(NodeHttpClient.layerUndici),
+        Effect.provide(Upstream.layer),
         Effect.mapError((e) => new ConfigFile.CliFailure(`invalid config ${file}:\n${e.message}`)),
       )
       yield* Console.log(
