@@ -39,8 +39,8 @@ const result = await build({
   // ES module builds where a package has both: they tree-shake, CommonJS does not.
   mainFields: ["module", "main"],
   // Minified code is half the size in memory once loaded; stack traces map back through the
-  // source maps (node --enable-source-maps).
-  minify: true,
+  // source maps (node --enable-source-maps). SLUICE_BUNDLE_MINIFY=0 keeps it readable (profiles).
+  minify: process.env.SLUICE_BUNDLE_MINIFY !== "0",
   keepNames: true,
   sourcemap: true,
   legalComments: "linked",
