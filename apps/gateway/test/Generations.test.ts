@@ -104,6 +104,30 @@ describe("a config reload on the same service layer", () => {
     expect((await chat(created.key, "four")).status).toBe(429)
   })
 
+  it("mid-traffic: requests in flight across reloads share one bucket and one ledger, and the admin-made key verifies throughout", async () => {
+    const made = (await (await admin("POST", "/admin/keys", { name: "busy", rateLimit: { rpm: 6 } })).json()) as {
+      id: string
+      key: string
+    }
+    // Three requests on each of three generations, each held 150 ms by the model while the
+    // next reload happens (one token refills every 10 s: none do within this test).
+    const traffic: Array<Promise<number>> = []
+    for (const n of [1, 2, 3]) {
+      for (let i = 0; i < 3; i++) traffic.push(chat(made.key, "delay:150 hi").then((r) => r.status))
+      await reload(configWith({ models: { [`extra-${n}`]: { provider: "mock", model: "mock" } } }))
+    }
+    const statuses = await Promise.all(traffic)
+    expect(statuses.filter((s) => s === 401)).toEqual([])
+    expect(statuses.filter((s) => s === 200)).toHaveLength(6)
+    expect(statuses.filter((s) => s === 429)).toHaveLength(3)
+    // After the reloads the bucket is still spent, and the ledger counted every answer once.
+    expect((await chat(made.key, "again")).status).toBe(429)
+    const usage = (await (await admin("GET", `/admin/keys/${made.id}/usage`)).json()) as {
+      usage: { total: { requests: number } }
+    }
+    expect(usage.usage.total.requests).toBe(6)
+  })
+
   it("keeps stored Responses API responses: previous_response_id works across a reload", async () => {
     const respond = (body: Record<string, unknown>) =>
       fetch(`${url}/v1/responses`, {
