@@ -8,7 +8,7 @@
  * instance that shares the files directory picks work up; a batch whose instance died is taken
  * over once its lock lapses), else an in-process queue that resumes unfinished batches at start.
  */
-import { Deferred, Duration, Effect, Either, Queue, Redacted, Runtime, type Scope } from "effect"
+import { Deferred, Duration, Effect, Either, Option, Queue, Redacted, Runtime, type Scope } from "effect"
 import { Errors, type GatewayError } from "@sluice/schema"
 import type { GatewayRequest, HandlerFn, RequestContext } from "@sluice/core"
 import { Credentials } from "@sluice/auth"
@@ -241,65 +241,94 @@ export const make = (options: Options): Effect.Effect<Engine, never, Scope.Scope
     } else {
       const { url, prefix } = options.queue
       const runtime = yield* Effect.runtime<never>()
-      const { Queue: BullQueue, Worker } = yield* Effect.promise(() => import("bullmq"))
-      const connection = { url, maxRetriesPerRequest: null } as const
-      const name = "batches"
-      const bullPrefix = `${prefix}bull`
-      const queue = new BullQueue(name, { connection, prefix: bullPrefix })
+      type Bull = {
+        readonly queue: import("bullmq").Queue
+        readonly worker: import("bullmq").Worker
+      }
+      // BullMQ is loaded and connected once the gateway has its first handler (after start-up).
+      const bull = yield* Deferred.make<Bull | undefined>()
       const controllers = new Set<AbortController>()
-      const worker = new Worker(
-        name,
-        async (job) => {
-          const controller = new AbortController()
-          controllers.add(controller)
-          try {
-            await Runtime.runPromise(runtime)(runBatch(String((job.data as { id?: unknown }).id ?? "")), {
-              signal: controller.signal,
-            })
-          } finally {
-            controllers.delete(controller)
-          }
-        },
-        {
-          connection,
-          prefix: bullPrefix,
-          concurrency: 1,
-          autorun: false,
-          lockDuration: options.lockDurationMs,
-          stalledInterval: Math.max(1_000, Math.floor(options.lockDurationMs / 2)),
-        },
-      )
-      // Redis outages are reported by the calls that need it; no unhandled 'error' events.
-      worker.on("error", () => undefined)
-      queue.on("error", () => undefined)
-      enqueue = (id) =>
-        Effect.asVoid(
-          Effect.tryPromise(() =>
-            queue.add(
-              "batch",
-              { id },
-              {
-                jobId: `b${id}`,
-                attempts: 1_000,
-                backoff: { type: "fixed", delay: 1_000 },
-                removeOnComplete: true,
-                removeOnFail: true,
-              },
-            ),
-          ).pipe(Effect.catchAll(() => Effect.logWarning(`batches: cannot queue batch ${id} on Redis`))),
+      let closed = false
+      const connect = Effect.tryPromise(async (): Promise<Bull> => {
+        const { Queue: BullQueue, Worker } = await import("bullmq")
+        const connection = { url, maxRetriesPerRequest: null } as const
+        const name = "batches"
+        const bullPrefix = `${prefix}bull`
+        const queue = new BullQueue(name, { connection, prefix: bullPrefix })
+        const worker = new Worker(
+          name,
+          async (job) => {
+            const controller = new AbortController()
+            controllers.add(controller)
+            try {
+              await Runtime.runPromise(runtime)(runBatch(String((job.data as { id?: unknown }).id ?? "")), {
+                signal: controller.signal,
+              })
+            } finally {
+              controllers.delete(controller)
+            }
+          },
+          {
+            connection,
+            prefix: bullPrefix,
+            concurrency: 1,
+            lockDuration: options.lockDurationMs,
+            stalledInterval: Math.max(1_000, Math.floor(options.lockDurationMs / 2)),
+          },
         )
-      yield* Effect.addFinalizer(() =>
-        Effect.promise(async () => {
-          // Stop this instance's batch (it goes back to the queue for the next instance), then close.
-          for (const c of controllers) c.abort()
+        // Redis outages are reported by the calls that need it; no unhandled 'error' events.
+        worker.on("error", () => undefined)
+        queue.on("error", () => undefined)
+        if (closed) {
+          // The engine closed while BullMQ was starting.
           await worker.close().catch(() => undefined)
           await queue.close().catch(() => undefined)
-        }),
-      )
+          throw new Error("closed")
+        }
+        return { queue, worker }
+      })
       yield* Effect.forkScoped(
         Effect.zipRight(
           Deferred.await(ready),
-          Effect.sync(() => void worker.run().catch(() => undefined)),
+          connect.pipe(
+            Effect.tapError(() => Effect.logWarning("batches: cannot start the BullMQ queue; batches wait for it")),
+            Effect.option,
+            Effect.flatMap((b) => Deferred.succeed(bull, Option.getOrUndefined(b))),
+          ),
+        ),
+      )
+      enqueue = (id) =>
+        Effect.flatMap(Deferred.await(bull), (b) =>
+          b === undefined
+            ? Effect.logWarning(`batches: batch ${id} is not queued (no BullMQ queue)`)
+            : Effect.asVoid(
+                Effect.tryPromise(() =>
+                  b.queue.add(
+                    "batch",
+                    { id },
+                    {
+                      jobId: `b${id}`,
+                      attempts: 1_000,
+                      backoff: { type: "fixed", delay: 1_000 },
+                      removeOnComplete: true,
+                      removeOnFail: true,
+                    },
+                  ),
+                ).pipe(Effect.catchAll(() => Effect.logWarning(`batches: cannot queue batch ${id} on Redis`))),
+              ),
+        )
+      yield* Effect.addFinalizer(() =>
+        Effect.flatMap(Deferred.poll(bull), (polled) =>
+          Effect.promise(async () => {
+            closed = true
+            const b = Option.isSome(polled) ? await Effect.runPromise(polled.value) : undefined
+            // Stop this instance's batch (it goes back to the queue for the next instance), then close.
+            for (const c of controllers) c.abort()
+            if (b !== undefined) {
+              await b.worker.close().catch(() => undefined)
+              await b.queue.close().catch(() => undefined)
+            }
+          }),
         ),
       )
     }
