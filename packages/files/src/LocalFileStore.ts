@@ -111,14 +111,26 @@ export const make = (options: Options): Effect.Effect<FileStore> =>
     const session = async (owner: string, id: string): Promise<StoredSession | undefined> => {
       if (!isId(id)) return undefined
       const s = await readJson<StoredSession>(sessionPath(id))
-      if (s === undefined || s.owner !== owner) return undefined
+      if (s === undefined) return undefined
       // An upload left unfinished is dropped after the files' own lifetime.
       if (s.createdAt + options.ttlMs <= now()) {
         await Fs.rm(sessionPath(id), { force: true })
         await Fs.rm(partPath(id), { force: true })
         return undefined
       }
-      return s
+      return s.owner === owner ? s : undefined
+    }
+
+    // Uploads started and never finished are swept now and then (at most every 10 minutes).
+    let sweptAt = 0
+    const sweepUploads = async () => {
+      const t = now()
+      if (t - sweptAt < 600_000) return
+      sweptAt = t
+      for (const name of await Fs.readdir(uploadsDir)) {
+        const m = /^([a-z0-9]{1,40})\.json$/.exec(name)
+        if (m !== null) await session("", m[1]!).catch(() => undefined)
+      }
     }
 
     const store: FileStore = {
@@ -181,6 +193,7 @@ export const make = (options: Options): Effect.Effect<FileStore> =>
         Effect.tryPromise({
           try: async () => {
             await mkdirs()
+            await sweepUploads()
             const s: StoredSession = { id: newId(32), owner: file.owner, file, total, received: 0, createdAt: now() }
             await Fs.writeFile(partPath(s.id), new Uint8Array(0), { mode: 0o600 })
             await writeAtomic(sessionPath(s.id), JSON.stringify(s))

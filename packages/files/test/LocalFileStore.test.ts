@@ -55,6 +55,18 @@ describe("LocalFileStore", () => {
     expect(new TextDecoder().decode(await Effect.runPromise(store.read("a", done.id)))).toBe("abcd")
     expect(await Effect.runPromise(store.uploadOf("a", s.id))).toBeUndefined()
   })
+
+  it("an upload left unfinished is dropped after the files' lifetime", async () => {
+    let now = 0
+    const dir = tmp()
+    const store = await Effect.runPromise(LocalFileStore.make({ dir, maxBytes: 100, ttlMs: 1_000_000, now: () => now }))
+    const s = await Effect.runPromise(store.startUpload(file("a"), 4))
+    now = 1_000_000
+    // The next upload's start sweeps the abandoned one.
+    await Effect.runPromise(store.startUpload(file("b"), 4))
+    expect(Fs.existsSync(Path.join(dir, "uploads", `${s.id}.part`))).toBe(false)
+    expect(await Effect.runPromise(store.uploadOf("a", s.id))).toBeUndefined()
+  })
 })
 
 describe("BatchStore", () => {
