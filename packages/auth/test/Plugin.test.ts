@@ -1,6 +1,6 @@
 /** The `auth` plugin from config: validation at start, and the admin API on a real HTTP server. */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Exit, Redacted } from "effect"
+import { Effect, Either, Exit, Redacted, Schema } from "effect"
 import { Config, type HandlerFn, KeyPolicy } from "@sluice/core"
 import { Policy as RatePolicy } from "@sluice/ratelimit"
 import { Stub } from "@sluice/testing"
@@ -51,6 +51,18 @@ describe("auth plugin config", () => {
       expect(dup).not.toContain(secret)
       const limits = yield* startError({ ...base, keys: [{ name: "a", key: secret, rateLimit: { rpm: -1 } }] })
       expect(limits).toContain("keys[0].rateLimit.rpm")
+    }),
+  )
+
+  it.effect("refuses a plugin's key policy field named like a field auth reads itself", () =>
+    Effect.gen(function* () {
+      const models = KeyPolicy.field("models", Schema.Array(Schema.String), { owner: "confused" })
+      const raw = { ...base, keys: [{ name: "a", key: secret }] }
+      const error = yield* Effect.scoped(plugin.fromConfig(parse(raw))).pipe(
+        Effect.provideService(KeyPolicy.Policies, KeyPolicy.decoder(parse(raw), [models])),
+        Effect.flip,
+      )
+      expect(error.message).toContain('plugins: key policy field "models" is a field auth reads itself')
     }),
   )
 
