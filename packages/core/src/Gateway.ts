@@ -260,7 +260,10 @@ export const terminal = (options: TerminalOptions): Handler => {
       // fiber reads the upstream chunk by chunk into a small queue (backpressure still reaches
       // the upstream: it reads ahead by at most `capacity` chunks); the timer interrupts that
       // reader — ending a read that waits on the upstream — and hands the consumer the timeout.
-      const exceeded = new Errors.Timeout({ message: `the upstream stream exceeded ${total} ms` })
+      // Made only when the timer fires: an error built per stream (a Schema class, a stack) cost
+      // more than the rest of the deadline's bookkeeping.
+      let exceeded: GatewayError | undefined
+      const timedOut = () => (exceeded ??= new Errors.Timeout({ message: `the upstream stream exceeded ${total} ms` }))
       let expired = false
       const queue = yield* Queue.bounded<Exit.Exit<Chunk.Chunk<StreamEvent>, Option.Option<GatewayError>>>(2)
       const read: Effect.Effect<void> = Effect.flatMap(Effect.exit(pull), (exit) =>
@@ -275,13 +278,13 @@ export const terminal = (options: TerminalOptions): Handler => {
           Effect.zipRight(
             Effect.suspend(() => {
               expired = true
-              return Queue.offer(queue, Exit.fail(Option.some(exceeded)))
+              return Queue.offer(queue, Exit.fail(Option.some(timedOut())))
             }),
           ),
         ),
       )
       const take: typeof pull = Effect.suspend(() =>
-        expired ? Effect.fail(Option.some(exceeded)) : Effect.flatten(Queue.take(queue)),
+        expired ? Effect.fail(Option.some(timedOut())) : Effect.flatten(Queue.take(queue)),
       )
       return Stream.ensuring(
         Stream.concat(Stream.fromChunk(first), Stream.repeatEffectChunkOption(take)),

@@ -4,7 +4,7 @@
  * Node server and the web fetch handler.
  */
 import { type HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Cause, Effect, Redacted, Stream } from "effect"
+import { Cause, Chunk, Effect, Redacted, Stream } from "effect"
 import { Errors } from "@sluice/schema"
 import type { Handler, Ingress, RequestContext } from "@sluice/core"
 import { Echo, Ingress as IngressM } from "@sluice/core"
@@ -35,6 +35,19 @@ interface Compiled {
 
 const encoder = new TextEncoder()
 
+const encodeChunk = (chunk: Chunk.Chunk<string | Uint8Array>): Chunk.Chunk<Uint8Array> => {
+  if (chunk.length === 1) {
+    const s = Chunk.unsafeHead(chunk)
+    return Chunk.of(typeof s === "string" ? encoder.encode(s) : s)
+  }
+  let text = ""
+  for (const s of chunk) {
+    if (typeof s !== "string") return Chunk.map(chunk, (x) => (typeof x === "string" ? encoder.encode(x) : x))
+    text += s
+  }
+  return text === "" ? Chunk.empty() : Chunk.of(encoder.encode(text))
+}
+
 const sseHeaders = { "cache-control": "no-cache", "x-accel-buffering": "no" }
 
 export const toResponse = (reply: Ingress.Reply, extra: Readonly<Record<string, string>>) => {
@@ -52,7 +65,9 @@ export const toResponse = (reply: Ingress.Reply, extra: Readonly<Record<string, 
         ? Stream.empty
         : Stream.fromEffect(Effect.logError("stream body failed", cause)).pipe(Stream.drain),
     ),
-    Stream.map((s) => (typeof s === "string" ? encoder.encode(s) : s)),
+    // One write per chunk of frames (the frames an upstream read produced), not one per frame:
+    // each write the socket sees separately is its own syscall.
+    Stream.mapChunks(encodeChunk),
   )
   const headers = reply.contentType.startsWith("text/event-stream")
     ? { ...sseHeaders, ...reply.headers, ...extra }
