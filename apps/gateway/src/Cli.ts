@@ -8,7 +8,7 @@ import * as Start from "./commands/Start.ts"
 import * as Validate from "./commands/Validate.ts"
 import * as SetupGeminiCli from "./SetupGeminiCli.ts"
 
-export { CliFailure } from "./commands/ConfigFile.ts"
+export { CliFailure } from "./commands/CliFailure.ts"
 
 export const root = Command.make("sluice").pipe(
   Command.withDescription("Sluice LLM gateway"),

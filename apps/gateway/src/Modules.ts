@@ -18,7 +18,8 @@ import * as SluiceOpenAI from "@sluice/openai"
 import * as SluicePostgres from "@sluice/postgres"
 import * as SluiceRealtime from "@sluice/realtime"
 import * as SluiceTracing from "@sluice/tracing"
-import { Context, Effect, Option, Schema, type Scope } from "effect"
+import { Effect, Option, Schema, type Scope } from "effect"
+import * as Extensions from "./Extensions.ts"
 
 export const providerTypes: ReadonlyArray<ProviderType> = [
   MockProvider.providerType,
@@ -111,10 +112,13 @@ export interface Modules {
 
 export const builtin: Modules = { providerTypes, plugins, defaultOrder }
 
-/** The modules this binary was built with: the built-ins unless an app's `Sluice.main` adds its own. */
-export class Current extends Context.Reference<Current>()("@sluice/gateway/Modules", {
-  defaultValue: (): Modules => builtin,
-}) {}
+/**
+ * The modules this binary assembles: the built-ins plus what an app's `Sluice.main` added
+ * (`Extensions.Current`).
+ */
+export const current: Effect.Effect<Modules> = Effect.map(Extensions.Current, (extensions) =>
+  withExtensions(builtin, extensions),
+)
 
 /**
  * The built-in modules plus more plugins (an app's own, or those a config names). A plugin
@@ -127,6 +131,15 @@ export const withPlugins = (base: Modules, extra: ReadonlyArray<Middleware.AnyPl
     ...base,
     plugins: [...base.plugins.filter((p) => !names.has(p.name)), ...extra],
     defaultOrder: [...base.defaultOrder, ...extra.map((p) => p.name).filter((n) => !base.defaultOrder.includes(n))],
+  }
+}
+
+/** The built-in modules with an app's plugins and provider types. */
+export const withExtensions = (base: Modules, extensions: Extensions.Extensions): Modules => {
+  const withPluginsAdded = withPlugins(base, extensions.plugins ?? [])
+  return {
+    ...withPluginsAdded,
+    providerTypes: [...withPluginsAdded.providerTypes, ...(extensions.providerTypes ?? [])],
   }
 }
 

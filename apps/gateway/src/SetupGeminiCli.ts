@@ -15,7 +15,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
-import { CliFailure } from "./commands/ConfigFile.ts"
+import { CliFailure } from "./commands/CliFailure.ts"
 
 export const defaultUrl = "http://127.0.0.1:8787"
 /** Any value works when the gateway has no virtual keys; the CLI insists on a non-empty one. */

@@ -10,25 +10,18 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Effect } from "effect"
-import type { Middleware, ProviderType } from "@sluice/core"
 import { CliFailure, run as runCli } from "./Cli.ts"
-import * as Modules from "./Modules.ts"
+import * as Extensions from "./Extensions.ts"
 
-export interface MainOptions {
-  /** Middleware plugins besides the built-ins (one with a built-in's name replaces it). */
-  readonly plugins?: ReadonlyArray<Middleware.AnyPlugin> | undefined
-  /** Provider types besides the built-ins. */
-  readonly providerTypes?: ReadonlyArray<ProviderType> | undefined
-}
+/** Plugins and provider types besides the built-ins (see Extensions). */
+export type MainOptions = Extensions.Extensions
 
-export const modules = (options: MainOptions = {}): Modules.Modules => {
-  const withPlugins = Modules.withPlugins(Modules.builtin, options.plugins ?? [])
-  return { ...withPlugins, providerTypes: [...withPlugins.providerTypes, ...(options.providerTypes ?? [])] }
-}
-
-/** Run the CLI on `argv` with these modules. */
+/**
+ * Run the CLI on `argv` with these extensions. The built-in modules load only when a command
+ * assembles a gateway (`Modules.current`), so `--help` reads none of the packages.
+ */
 export const run = (argv: ReadonlyArray<string>, options: MainOptions = {}) =>
-  runCli(argv).pipe(Effect.provideService(Modules.Current, modules(options)))
+  runCli(argv).pipe(Effect.provideService(Extensions.Current, options))
 
 /** Run the CLI on `process.argv` and exit: a CliFailure prints its message and exits 1. */
 export const main = (options: MainOptions = {}): void =>

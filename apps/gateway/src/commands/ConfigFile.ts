@@ -6,9 +6,9 @@ import { Config } from "@sluice/core"
 import * as Assemble from "../Assemble.ts"
 import * as Modules from "../Modules.ts"
 import * as PluginLoader from "../PluginLoader.ts"
+import { CliFailure } from "./CliFailure.ts"
 
-/** A failure the CLI prints as is before exiting non-zero. */
-export class CliFailure extends Error {}
+export { CliFailure } from "./CliFailure.ts"
 
 /** A validated config and the modules it is assembled from (this binary's plus the config's `plugins:`). */
 export interface Loaded {
@@ -21,7 +21,7 @@ export const load = (
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): Effect.Effect<Loaded, CliFailure> =>
   Effect.gen(function* () {
-    const base = yield* Modules.Current
+    const base = yield* Modules.current
     const where = Option.isSome(file) ? ` ${file.value}` : ""
     const invalid = (e: Config.ConfigError) => new CliFailure(`invalid config${where}:\n${e.message}`)
     if (Option.isNone(file)) {

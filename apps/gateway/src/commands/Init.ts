@@ -2,7 +2,7 @@
 import * as Fs from "node:fs"
 import { Command, Options } from "@effect/cli"
 import { Console, Effect } from "effect"
-import { CliFailure } from "./ConfigFile.ts"
+import { CliFailure } from "./CliFailure.ts"
 
 export const starter = (): string => Fs.readFileSync(new URL("../../sluice.example.yaml", import.meta.url), "utf8")
 

@@ -1,0 +1,2 @@
+/** A failure the CLI prints as is before exiting non-zero. */
+export class CliFailure extends Error {}
