@@ -150,7 +150,9 @@ describe("speech: /v1/audio/speech", () => {
         },
       ]),
     )
-    expect(gemini.requests.at(-1)!.query.get("alt")).toBe("sse")
+    // Whether TTS streams is undocumented: the gateway asks generateContent and sends one delta.
+    expect(gemini.requests.at(-1)!.path).toBe("/v1beta/models/gemini-2.5-flash-preview-tts:generateContent")
+    expect(deltas).toHaveLength(1)
   })
 
   it("a format Gemini cannot give is a 400 naming response_format, before any upstream call", async () => {

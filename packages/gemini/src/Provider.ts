@@ -272,15 +272,18 @@ export const make = (name: string, config: Config.ProviderConfig, client: HttpCl
   const chatStream: Provider["chatStream"] = (request, ctx) =>
     Veo.wantsVideo(request)
       ? video(request, ctx)
-      : Stream.unwrap(
-          Effect.gen(function* () {
-            const body = yield* encode(request)
-            const response = yield* send(
-              post(`${resourcePath(request.model)}:streamGenerateContent`, body, ctx, { alt: "sse" }),
-            )
-            return upstream.transduce(response, events(request.model), () => broken)
-          }),
-        )
+      : request.output?.modalities?.includes("audio") === true
+        ? // Whether TTS models stream is not documented: speech is asked whole and sent as one event.
+          Stream.unwrap(Effect.map(chatOnce(request, ctx), (r) => Stream.fromIterable(Collect.eventsOf(r))))
+        : Stream.unwrap(
+            Effect.gen(function* () {
+              const body = yield* encode(request)
+              const response = yield* send(
+                post(`${resourcePath(request.model)}:streamGenerateContent`, body, ctx, { alt: "sse" }),
+              )
+              return upstream.transduce(response, events(request.model), () => broken)
+            }),
+          )
 
   const embed: Provider["embed"] = (request, ctx) =>
     Effect.gen(function* () {

@@ -8,7 +8,7 @@
  */
 import { Effect, Stream } from "effect"
 import { Errors, type GatewayError, type StreamEvent } from "@sluice/schema"
-import { Audio, Collect, type HandlerFn, Ingress, type Ingress as IngressT } from "@sluice/core"
+import { Audio, Collect, type HandlerFn, Ingress, type Ingress as IngressT, Peek } from "@sluice/core"
 import * as AudioCodec from "./AudioCodec.ts"
 import * as ErrorCodec from "./ErrorCodec.ts"
 import * as Multipart from "./Multipart.ts"
@@ -76,6 +76,40 @@ const speechEvents = (
   )
 }
 
+/**
+ * The answer's audio as bytes in the asked format: chunk by chunk as they arrive when the model
+ * already speaks that format, else whole once it is complete (PCM → WAV needs the length).
+ */
+const audioBytes = (
+  events: Stream.Stream<StreamEvent, GatewayError>,
+  format: AudioCodec.SpeechFormat,
+): Stream.Stream<Uint8Array, GatewayError> => {
+  let mode: "pass" | "whole" | undefined
+  let mediaType = ""
+  const held: Array<Uint8Array> = []
+  const head = events.pipe(
+    Stream.mapConcat((e): Array<Uint8Array> => {
+      if (e._tag !== "image" || !e.mediaType.startsWith("audio/")) return []
+      const bytes = new Uint8Array(Buffer.from(e.data, "base64"))
+      if (mode === undefined) {
+        mediaType = e.mediaType
+        mode = AudioCodec.passes(mediaType, format) ? "pass" : "whole"
+      }
+      if (mode === "pass") return [bytes]
+      held.push(bytes)
+      return []
+    }),
+  )
+  const tail = Stream.suspend(() =>
+    mode === "whole"
+      ? Stream.fromEffect(AudioCodec.convert(mediaType, Buffer.concat(held), format))
+      : mode === undefined
+        ? Stream.fail(new Errors.UpstreamError({ message: "the model answered without audio", status: 502 }))
+        : Stream.empty,
+  )
+  return Stream.concat(head, tail)
+}
+
 export const routes = (answer: (effect: Effect.Effect<Reply, GatewayError>) => Effect.Effect<Reply>) => {
   const speech: IngressT.Route = {
     method: "POST",
@@ -100,15 +134,27 @@ export const routes = (answer: (effect: Effect.Effect<Reply, GatewayError>) => E
               body: speechEvents(events, decoded.format),
             } satisfies Reply
           }
-          const { complete, headers } = yield* whole(request, handler, decoded.chat)
-          const audio = yield* AudioCodec.audioOf(complete)
-          const bytes = yield* AudioCodec.convert(audio.mediaType, audio.bytes, decoded.format)
+          const response = yield* handler({ _tag: "Chat", ctx: request.ctx, chat: decoded.chat })
+          const events =
+            response._tag === "ChatStream"
+              ? response.events
+              : response._tag === "Chat"
+                ? Stream.fromIterable(Collect.eventsOf(response.chat))
+                : yield* unexpected(response._tag)
+          // The first bytes decide the status: a failure before them is an error answer.
+          const peeked = yield* Peek.peek(audioBytes(events, decoded.format))
+          if (peeked._tag === "Failed") return yield* Effect.fail(peeked.error)
           return {
             _tag: "Stream",
             status: 200,
             contentType: AudioCodec.speechMediaType[decoded.format],
-            headers,
-            body: Stream.make(bytes),
+            headers: response.headers,
+            // A failure after the first bytes can only end the body early.
+            body: Stream.catchAll(peeked.stream, (e) =>
+              Stream.fromEffect(Effect.as(Effect.logWarning(`audio/speech: the audio broke off (${e._tag})`), "")).pipe(
+                Stream.drain,
+              ),
+            ),
           } satisfies Reply
         }),
       ),

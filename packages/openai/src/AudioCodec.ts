@@ -84,7 +84,8 @@ export const decodeSpeech = (body: unknown): Effect.Effect<Speech, GatewayError>
     const chat: ChatRequest = {
       model,
       messages: [{ role: "user", parts: [Parts.text(text)] }],
-      stream: streamFormat === "sse",
+      // Streamed either way: `sse` as events, `audio` as bytes while they arrive.
+      stream: true,
       output: { modalities: ["audio"], audio: { voice, format } },
       extras: { openai_speech: { ...body } },
     }
@@ -117,6 +118,12 @@ export const convert = (
     }),
   )
 }
+
+/** True when audio of `mediaType` is already `format` and can be sent on chunk by chunk. */
+export const passes = (mediaType: string, format: SpeechFormat): boolean =>
+  format === "pcm"
+    ? Audio.isPcm(mediaType) && Audio.rateOf(mediaType) === Audio.speechRate
+    : sameFormat(mediaType, format)
 
 const sameFormat = (mediaType: string, format: SpeechFormat): boolean => {
   const m = mediaType.split(";")[0]!.trim().toLowerCase()

@@ -36,8 +36,11 @@ const mediaTypes: Record<string, string> = {
   pcm: `audio/L16;codec=pcm;rate=${Audio.speechRate}`,
 }
 
-/** The `/audio/speech` body, and the media type its answer will be. */
-export const speechBody = (chat: ChatRequest, stream: boolean): { body: Json; mediaType: string } => {
+/** True when the client asked for `speech.audio.*` events (`stream_format: "sse"`). */
+export const wantsEvents = (chat: ChatRequest): boolean => chat.extras?.openai_speech?.stream_format === "sse"
+
+/** The `/audio/speech` body (events when `sse`), and the media type its answer will be. */
+export const speechBody = (chat: ChatRequest, sse: boolean): { body: Json; mediaType: string } => {
   const given = chat.extras?.openai_speech
   const body: Json = isObj(given)
     ? { ...given }
@@ -50,7 +53,7 @@ export const speechBody = (chat: ChatRequest, stream: boolean): { body: Json; me
         response_format: chat.output?.audio?.format ?? "pcm",
       }
   body.model = chat.model
-  if (stream) body.stream_format = "sse"
+  if (sse) body.stream_format = "sse"
   else delete body.stream_format
   const format = typeof body.response_format === "string" ? body.response_format : "mp3"
   return { body, mediaType: mediaTypes[format] ?? "audio/mpeg" }

@@ -5,7 +5,7 @@
  */
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { Effect, Either, Redacted, Stream } from "effect"
-import { type ChatRequest, Errors, type GatewayError } from "@sluice/schema"
+import { type ChatRequest, Errors, type GatewayError, type StreamEvent } from "@sluice/schema"
 import { Collect, type CallContext, Config, type ProviderService, type ProviderType, Sse, Upstream } from "@sluice/core"
 import { decode as decodeWith } from "./Decode.ts"
 import * as Dialect from "./Dialect.ts"
@@ -145,7 +145,34 @@ export const make =
         )
       }
       const speechStream = (chat: ChatRequest, ctx: CallContext) => {
-        const { body, mediaType } = AudioUpstream.speechBody(chat, true)
+        const sse = AudioUpstream.wantsEvents(chat)
+        const { body, mediaType } = AudioUpstream.speechBody(chat, sse)
+        if (!sse) {
+          // The bytes as they arrive, each chunk an audio event.
+          const req = HttpClientRequest.setHeader(request("POST", "/audio/speech", ctx, body), "accept", "*/*")
+          return Stream.unwrap(
+            Effect.map(send(req, ctx), (res) =>
+              Stream.concat(
+                Stream.make({ _tag: "start", id: `speech-${crypto.randomUUID()}`, model: chat.model } as const),
+                Stream.concat(
+                  Stream.map(
+                    Stream.mapError(res.stream, () => unreachable("broke off the audio")),
+                    (chunk): StreamEvent => ({
+                      _tag: "image",
+                      mediaType,
+                      data: Buffer.from(chunk).toString("base64"),
+                    }),
+                  ),
+                  Stream.make({
+                    _tag: "finish",
+                    finishReason: "stop",
+                    usage: { inputTokens: 0, outputTokens: 0 },
+                  } as const),
+                ),
+              ),
+            ),
+          )
+        }
         return Stream.unwrap(
           Effect.map(send(request("POST", "/audio/speech", ctx, body, true), ctx), (res) =>
             Stream.concat(
