@@ -112,6 +112,42 @@ describe("a batch in progress resumes after a restart", () => {
     }
   }, 60_000)
 
+  it("without auth.credentialKeys the creating key is not recoverable: the rest is refused, saying why", async () => {
+    const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "sluice-resume-"))
+    dirs.push(dir)
+    const config = {
+      providers: { fake: { type: "mock" } },
+      models: { mock: { provider: "fake", model: "mock" } },
+      keys: [{ name: "alice", key: ALICE }],
+      files: { dir },
+      batches: { concurrency: 1 },
+    }
+    const first = await startGateway(config)
+    running.push(first)
+    const ai = new GoogleGenAI({ apiKey: ALICE, httpOptions: { baseUrl: first.url } })
+    const src = Array.from({ length: 8 }, (_, i) => ({
+      contents: [{ role: "user", parts: [{ text: `k${i} delay:200` }] }],
+    }))
+    const job = await ai.batches.create({ model: "mock", src })
+    await until(
+      () => stats(first.url, job.name!),
+      (s) => s.done >= 1,
+    )
+    await first.close()
+    const second = await startGateway(config)
+    running.push(second)
+    const done = await until(
+      () => new GoogleGenAI({ apiKey: ALICE, httpOptions: { baseUrl: second.url } }).batches.get({ name: job.name! }),
+      (j) => j.state === JobState.JOB_STATE_SUCCEEDED,
+    )
+    const results = done.dest?.inlinedResponses ?? []
+    expect(results).toHaveLength(8)
+    const refused = results.filter((r) => r.error !== undefined)
+    expect(refused.length).toBeGreaterThan(0)
+    expect(JSON.stringify(refused[0]!.error)).toContain("auth.credentialKeys")
+    await second.close()
+  }, 60_000)
+
   it("in process: the restarted gateway resumes its unfinished batch", async () => {
     await restartMidBatch({})
   }, 60_000)
