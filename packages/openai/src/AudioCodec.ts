@@ -139,16 +139,6 @@ const sameFormat = (mediaType: string, format: SpeechFormat): boolean => {
   }
 }
 
-/** The audio part of an answer (the first part whose media type is audio). */
-export const audioOf = (r: ChatResponse): Effect.Effect<{ mediaType: string; bytes: Uint8Array }, GatewayError> => {
-  for (const p of r.parts)
-    if (p.type === "image" && p.source.kind === "base64" && p.source.mediaType.startsWith("audio/"))
-      return Effect.succeed({ mediaType: p.source.mediaType, bytes: Buffer.from(p.source.data, "base64") })
-  return Effect.fail(
-    new Errors.UpstreamError({ message: "the model answered without audio", status: 502, provider: r.model }),
-  )
-}
-
 // ---- transcription ----------------------------------------------------------------------------
 
 export const transcriptionFormats = ["json", "text", "srt", "verbose_json", "vtt", "diarized_json"] as const
