@@ -1,5 +1,5 @@
 /**
- * `sluice start [--config FILE] [--host H] [--port N]`: serve until SIGTERM/SIGINT (graceful
+ * `sluice start [--config FILE] [--host H] [--port N] [--workers N]`: serve until SIGTERM/SIGINT (graceful
  * drain); with a config file, reload it on SIGHUP or when the file changes. The server itself
  * (./StartRun.ts) is loaded when the command runs.
  */
@@ -16,6 +16,10 @@ export const command = Command.make(
     ),
     port: Options.integer("port").pipe(
       Options.withDescription("listen port (overrides server.port)"),
+      Options.optional,
+    ),
+    workers: Options.integer("workers").pipe(
+      Options.withDescription("worker processes sharing the port (node:cluster); use Redis stores to share state"),
       Options.optional,
     ),
   },

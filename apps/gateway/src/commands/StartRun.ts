@@ -2,6 +2,7 @@
  * What `sluice start` runs (loaded when the command runs, not for `--help`): serve until
  * SIGTERM/SIGINT (graceful drain); with a config file, reload it on SIGHUP or when the file changes.
  */
+import * as Cluster from "node:cluster"
 import * as Fs from "node:fs"
 import { HttpServer } from "@effect/platform"
 import { Console, Effect, Either, Layer, Option, Runtime } from "effect"
@@ -102,19 +103,63 @@ const watchReloads = (
     )
   })
 
+/**
+ * `--workers N`: this process forks N workers (node:cluster) that each run the gateway on the
+ * shared listening socket, and waits. SIGTERM/SIGINT reach every worker (each drains and exits);
+ * a worker that dies is replaced. State that must be shared (keys, rate limits, budgets) needs
+ * the Redis stores: each worker keeps its own memory ones.
+ */
+const supervise = (count: number): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    const cluster = Cluster.default
+    let stopping = false
+    const live = new Set<Cluster.Worker>()
+    const fork = () => {
+      const worker = cluster.fork()
+      live.add(worker)
+      worker.on("exit", (code, signal) => {
+        live.delete(worker)
+        if (stopping) {
+          if (live.size === 0) resume(Effect.void)
+          return
+        }
+        console.error(`sluice: worker ${worker.process.pid} exited (${signal ?? code}); starting another`)
+        fork()
+      })
+    }
+    for (let i = 0; i < count; i++) fork()
+    console.log(`sluice: ${count} workers (primary ${process.pid})`)
+    return Effect.async<void>((done) => {
+      stopping = true
+      if (live.size === 0) return done(Effect.void)
+      for (const w of live) {
+        w.on("exit", () => live.size === 0 && done(Effect.void))
+        w.process.kill("SIGTERM")
+      }
+    })
+  })
+
 export const run = ({
   config: file,
   host,
   port,
+  workers,
 }: {
   readonly config: Option.Option<string>
   readonly host: Option.Option<string>
   readonly port: Option.Option<number>
+  readonly workers: Option.Option<number>
 }) =>
   Effect.gen(function* () {
     const adjust = (l: ConfigFile.Loaded): ConfigFile.Loaded => ({ ...l, config: overrides(l.config, host, port) })
     const loaded = adjust(yield* ConfigFile.load(file))
     const config = loaded.config
+    if (Option.isSome(workers) && Cluster.default.isPrimary) {
+      if (workers.value < 1 || workers.value > 256)
+        return yield* Effect.fail(new ConfigFile.CliFailure("--workers must be between 1 and 256"))
+      // The config was read and checked here, so a bad one fails before any worker starts.
+      return yield* supervise(workers.value)
+    }
     const serve = Layer.unwrapScoped(
       Effect.gen(function* () {
         const reloader = yield* Reloader.make(loaded, (l: ConfigFile.Loaded, memoMap) =>
