@@ -188,7 +188,11 @@ describe("RequestCodec.decode: wire → canonical", () => {
       user([{ type: "image_url", image_url: { url: "file:///etc/passwd" } }]),
       "messages[0].content[0].image_url.url",
     ],
-    ["file by a foreign id", user([{ type: "file", file: { file_id: "file-AbC_1" } }]), "messages[0].content[0].file.file_id"],
+    [
+      "file by a foreign id",
+      user([{ type: "file", file: { file_id: "file-AbC_1" } }]),
+      "messages[0].content[0].file.file_id",
+    ],
     ["file without data or id", user([{ type: "file", file: {} }]), "messages[0].content[0].file.file_id"],
     [
       "orphan tool message",
