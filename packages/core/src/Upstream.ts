@@ -61,12 +61,32 @@ export interface PoolOptions {
   readonly keepAliveTimeout?: number | undefined
 }
 
+/**
+ * Most origins with a pool at once. Providers use a handful; redirects (signed download URLs)
+ * may name others, so the least recently used pool is closed (gracefully) past this.
+ */
+const maxOrigins = 64
+
 class Pools {
   private readonly byOrigin = new Map<string, Pool>()
   constructor(private readonly options: PoolOptions) {}
   get(origin: string): Pool {
     let pool = this.byOrigin.get(origin)
+    if (pool !== undefined) {
+      // Keep the map in least-recently-used order (the first entry is the one to evict).
+      if (this.byOrigin.size > 1) {
+        this.byOrigin.delete(origin)
+        this.byOrigin.set(origin, pool)
+      }
+      return pool
+    }
     if (pool === undefined) {
+      if (this.byOrigin.size >= maxOrigins) {
+        const [oldest, evicted] = this.byOrigin.entries().next().value as [string, Pool]
+        this.byOrigin.delete(oldest)
+        // Requests already on it finish; the pool then closes its connections.
+        void evicted.close().catch(noop)
+      }
       pool = new Pool(origin, {
         connections: this.options.connections ?? null,
         keepAliveTimeout: this.options.keepAliveTimeout ?? 4_000,
