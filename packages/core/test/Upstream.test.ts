@@ -36,7 +36,8 @@ afterAll(async () => {
 describe("Upstream pools", () => {
   it("close the least recently used origin's connections past 64 origins, and reopen on demand", async () => {
     const scope = Effect.runSync(Scope.make())
-    const client = await Effect.runPromise(Upstream.make().pipe(Scope.extend(scope)))
+    // A long keep-alive: only the eviction can close a connection within this test.
+    const client = await Effect.runPromise(Upstream.make({ keepAliveTimeout: 60_000 }).pipe(Scope.extend(scope)))
     const get = (url: string) =>
       Effect.runPromise(Effect.flatMap(client.pipe(HttpClient.filterStatusOk).get(url), (r) => r.text))
     try {
