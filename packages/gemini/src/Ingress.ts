@@ -6,11 +6,10 @@
  * (VideoOperations.ts). Errors are Google's `{error:{code,message,status}}`, mid-stream too.
  */
 import { Effect, Either, Schema, Stream } from "effect"
-import { Config, Echo, type GatewayResponse, type HandlerFn, Ingress, ModelId, VideoJobs } from "@sluice/core"
+import { Config, Echo, type GatewayResponse, type HandlerFn, Ingress, ModelId, Peek, VideoJobs } from "@sluice/core"
 import { type ChatRequest, type EmbedRequest, Errors, type GatewayError, type ModelInfo } from "@sluice/schema"
 import * as ErrorCodec from "./ErrorCodec.ts"
 import * as Normalize from "./Normalize.ts"
-import * as Peek from "./Peek.ts"
 import * as Request from "./Request.ts"
 import * as Response from "./Response.ts"
 import * as StreamCodec from "./StreamCodec.ts"
