@@ -197,6 +197,33 @@ describe("request log", () => {
   })
 })
 
+describe("request log of refused requests", () => {
+  it("holds a row for a request refused before the handler (an unknown key), with no key and no model", async () => {
+    const requestId = `refused-${randomUUID()}`
+    const res = await fetch(`${a.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: {
+        authorization: "Bearer sk-not-a-key-of-ours-0123456789",
+        "content-type": "application/json",
+        "x-request-id": requestId,
+      },
+      body: JSON.stringify({ model: "small", messages: [{ role: "user", content: "hi" }] }),
+    })
+    expect(res.status).toBe(401)
+    const rows = await eventually(
+      async () =>
+        (
+          await db.query(
+            "SELECT key_id, model_requested, status, error_class, operation FROM sluice_request_log WHERE status = 401 AND error_class = 'Unauthenticated' ORDER BY time DESC LIMIT 5",
+          )
+        ).rows,
+      (r) => r.length >= 1,
+      "the refused request's row",
+    )
+    expect(rows[0]).toMatchObject({ key_id: null, model_requested: null, status: 401, operation: "refused" })
+  })
+})
+
 describe("spend ledger", () => {
   it("keeps every key's spend in Postgres: shared by instances, enforced across them, and exact under concurrency", async () => {
     const created = await adminCall(a, "POST", "/admin/keys", {

@@ -86,7 +86,7 @@ export const plugin: Middleware.Plugin = {
           ? undefined
           : Prices.table(yield* Config.decodeSection(Prices.PricesSection, config.prices, "prices"))
       const listeners = tailOf(config)
-      const middleware = yield* RequestLog.make({
+      const log = yield* RequestLog.build({
         sql: db.sql,
         prices,
         aliases: BudgetsPlugin.aliasesOf(config),
@@ -98,7 +98,8 @@ export const plugin: Middleware.Plugin = {
       yield* RequestLog.retention(db.sql, db.section.retention)
       const adminKeyHash = yield* adminKeyHashOf(config)
       return {
-        middleware,
+        middleware: log.middleware,
+        refused: log.refused,
         routes: adminKeyHash === undefined ? undefined : Routes.routes({ sql: db.sql, adminKeyHash }),
       }
     }),

@@ -1,11 +1,13 @@
 /**
- * The request log: one row per request that got past auth — when, which key, the model as asked
+ * The request log: one row per request — when, which key, the model as asked
  * and as served, provider, status, tokens, cost, latency, whether the cache answered, the error
- * class, and (only when configured) the prompt. Rows are written off the request path; a
+ * class, and (only when configured) the prompt; requests refused before the handler (no or an
+ * unknown key, an undecodable or oversized body) get a row with their status and error class.
+ * Rows are written off the request path; a
  * database that is down loses rows (with a warning), never requests.
  */
 import type { PgClient } from "@effect/sql-pg"
-import type { GatewayRequest, GatewayResponse, HandlerFn, MiddlewareFn } from "@sluice/core"
+import type { GatewayRequest, GatewayResponse, HandlerFn, Ingress, MiddlewareFn } from "@sluice/core"
 import { Prices } from "@sluice/ratelimit"
 import { Errors, type GatewayError, type StreamEvent, type Usage } from "@sluice/schema"
 import { Cause, Duration, Effect, Exit, Option, Redacted, Schedule, type Scope, Stream } from "effect"
@@ -94,7 +96,18 @@ export const insert = (sql: PgClient.PgClient, row: Row) =>
     prompt: row.prompt,
   })}`
 
-export const make = (options: Options): Effect.Effect<MiddlewareFn, never, Scope.Scope> =>
+/**
+ * The middleware and the observer of refused requests (answered before the handler: no key, an
+ * unknown key, a body that does not decode, one over the limit), which get a row too — with the
+ * status and error class, and no model unless the ingress had read one.
+ */
+export const build = (
+  options: Options,
+): Effect.Effect<
+  { readonly middleware: MiddlewareFn; readonly refused: (refused: Ingress.Refused) => void },
+  never,
+  Scope.Scope
+> =>
   Effect.gen(function* () {
     // Rows are written by a fiber of the gateway's scope, not of the request.
     const scope = yield* Effect.scope
@@ -170,7 +183,8 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn, never, Scope
       else if (e._tag === "usage" || e._tag === "finish") o.usage = e.usage
     }
 
-    return (next: HandlerFn): HandlerFn =>
+    const middleware: MiddlewareFn =
+      (next: HandlerFn): HandlerFn =>
       (request) => {
         if (request._tag === "ListModels") return next(request)
         const o: Observation = { cacheHit: false }
@@ -206,7 +220,37 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn, never, Scope
           }),
         )
       }
+
+    const refused = (r: Ingress.Refused): void => {
+      const row: Row = {
+        time: new Date(r.ctx.startedAt),
+        requestId: r.ctx.id.slice(0, 128),
+        keyId: r.ctx.principal?.id ?? null,
+        keyName: r.ctx.principal?.name ?? null,
+        ingress: r.ctx.ingress,
+        operation: "refused",
+        stream: false,
+        modelRequested: null,
+        modelServed: null,
+        provider: null,
+        status: r.status,
+        inputTokens: null,
+        outputTokens: null,
+        costUsd: null,
+        latencyMs: Math.max(0, Date.now() - r.ctx.startedAt),
+        cacheHit: false,
+        errorClass: r.error?._tag ?? null,
+        prompt: null,
+      }
+      Effect.runFork(write(row))
+    }
+
+    return { middleware, refused }
   })
+
+/** The middleware alone (refused requests are not logged). */
+export const make = (options: Options): Effect.Effect<MiddlewareFn, never, Scope.Scope> =>
+  Effect.map(build(options), (log) => log.middleware)
 
 /** Delete rows older than `retentionMs`, now and every hour, for the gateway's lifetime. */
 export const retention = (sql: PgClient.PgClient, retentionMs: number): Effect.Effect<void, never, Scope.Scope> =>
