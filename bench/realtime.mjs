@@ -109,16 +109,22 @@ const main = async () => {
       await waitFor(async () => upstream.sockets.size < before, 10_000, 1)
       clientToUpstream.push(performance.now() - t0)
     }
-    // Upstream closes → the client sees its close.
+    // Upstream closes → a client sees its close (which client is the gateway's pairing: wait for any).
     const upstreamToClient = []
-    for (const ws of clients.splice(0, probes)) {
+    const remaining = clients.splice(0)
+    let onClientClose = () => {}
+    for (const ws of remaining) ws.once("close", () => onClientClose())
+    for (let i = 0; i < probes; i++) {
       const up = [...upstream.sockets][0]
       const t0 = performance.now()
-      const seen = new Promise((r) => ws.once("close", () => r(performance.now() - t0)))
+      const seen = new Promise((r) => {
+        onClientClose = () => r(performance.now() - t0)
+      })
       up.close(1000, "bye")
       upstreamToClient.push(await seen)
     }
-    for (const ws of clients) ws.close()
+    clients.push(...remaining)
+    for (const ws of clients) if (ws.readyState === WebSocket.OPEN) ws.close()
 
     const sorted = (xs) => [...xs].sort((a, b) => a - b)
     const result = {
