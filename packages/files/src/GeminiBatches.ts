@@ -18,14 +18,10 @@ import { isId, newId } from "./FileStore.ts"
 import { nextToken, page } from "./GeminiFiles.ts"
 import * as Items from "./Items.ts"
 import { authorize } from "./Owner.ts"
-
-type Json = Record<string, unknown>
-const isObj = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
+import { type Json, isObj, json } from "./Json.ts"
 
 const run = (effect: Effect.Effect<Ingress.Reply, GatewayError>): Effect.Effect<Ingress.Reply> =>
   Effect.catchAll(effect, (e) => Effect.succeed(GeminiIngress.error(e)))
-
-const json = (body: unknown): Ingress.Reply => ({ _tag: "Json", status: 200, body })
 
 const states: Record<State, string> = {
   pending: "BATCH_STATE_PENDING",

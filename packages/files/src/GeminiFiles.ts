@@ -21,25 +21,16 @@ import { Ingress as GeminiIngress } from "@sluice/gemini"
 import { orFail, tooLarge } from "./Errors.ts"
 import { type FileRecord, type FileStore, isId } from "./FileStore.ts"
 import { authorize } from "./Owner.ts"
+import { type Json, isObj, json } from "./Json.ts"
 
 /** Where clients reach the gateway, from a request's headers (the Gemini ingress's `publicUrl`, else its Host). */
 export type Origin = (headers: Readonly<Record<string, string>>) => string
-
-type Json = Record<string, unknown>
-const isObj = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
 
 /** js-genai sends chunks of 8 MiB; Google's upload server advertises the same granularity. */
 export const chunkGranularity = 8 * 1024 * 1024
 
 const run = (effect: Effect.Effect<Ingress.Reply, GatewayError>): Effect.Effect<Ingress.Reply> =>
   Effect.catchAll(effect, (e) => Effect.succeed(GeminiIngress.error(e)))
-
-const json = (body: unknown, headers?: Readonly<Record<string, string>>): Ingress.Reply => ({
-  _tag: "Json",
-  status: 200,
-  body,
-  headers,
-})
 
 const empty = (headers: Readonly<Record<string, string>>): Ingress.Reply => ({
   _tag: "Stream",

@@ -10,9 +10,7 @@ import { ErrorCodec as GeminiErrors, Request as GeminiRequest, Response as Gemin
 import { EmbeddingsCodec, ErrorCodec as OpenAIErrors, RequestCodec, ResponseCodec } from "@sluice/openai"
 import type { BatchRecord, Item, Result } from "./BatchStore.ts"
 import { newId } from "./FileStore.ts"
-
-type Json = Record<string, unknown>
-const isObj = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
+import { type Json, isObj } from "./Json.ts"
 
 export interface Outcome {
   readonly ok: boolean

@@ -13,15 +13,12 @@ import type { FileRecord, FileStore } from "./FileStore.ts"
 import * as GeminiFiles from "./GeminiFiles.ts"
 import { content } from "./GeminiFiles.ts"
 import { authorize } from "./Owner.ts"
-
-type Json = Record<string, unknown>
+import { type Json, json } from "./Json.ts"
 
 export const purposes = ["assistants", "batch", "fine-tune", "vision", "user_data", "evals"] as const
 
 const run = (effect: Effect.Effect<Ingress.Reply, GatewayError>): Effect.Effect<Ingress.Reply> =>
   Effect.catchAll(effect, (e) => Effect.succeed(OpenAIIngress.error(e)))
-
-const json = (body: unknown): Ingress.Reply => ({ _tag: "Json", status: 200, body })
 
 const seconds = (ms: number) => Math.floor(ms / 1000)
 

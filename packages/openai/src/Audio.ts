@@ -118,14 +118,14 @@ export const routes = (answer: (effect: Effect.Effect<Reply, GatewayError>) => E
       answer(
         Effect.gen(function* () {
           const decoded = yield* AudioCodec.decodeSpeech(yield* request.json)
+          const response = yield* handler({ _tag: "Chat", ctx: request.ctx, chat: decoded.chat })
+          const events =
+            response._tag === "ChatStream"
+              ? response.events
+              : response._tag === "Chat"
+                ? Stream.fromIterable(Collect.eventsOf(response.chat))
+                : yield* unexpected(response._tag)
           if (decoded.sse) {
-            const response = yield* handler({ _tag: "Chat", ctx: request.ctx, chat: decoded.chat })
-            const events =
-              response._tag === "ChatStream"
-                ? response.events
-                : response._tag === "Chat"
-                  ? Stream.fromIterable(Collect.eventsOf(response.chat))
-                  : yield* unexpected(response._tag)
             return {
               _tag: "Stream",
               status: 200,
@@ -134,13 +134,6 @@ export const routes = (answer: (effect: Effect.Effect<Reply, GatewayError>) => E
               body: speechEvents(events, decoded.format),
             } satisfies Reply
           }
-          const response = yield* handler({ _tag: "Chat", ctx: request.ctx, chat: decoded.chat })
-          const events =
-            response._tag === "ChatStream"
-              ? response.events
-              : response._tag === "Chat"
-                ? Stream.fromIterable(Collect.eventsOf(response.chat))
-                : yield* unexpected(response._tag)
           // The first bytes decide the status: a failure before them is an error answer.
           const peeked = yield* Peek.peek(audioBytes(events, decoded.format))
           if (peeked._tag === "Failed") return yield* Effect.fail(peeked.error)
