@@ -41,7 +41,7 @@ const result = await build({
   // Minified code is half the size in memory once loaded; stack traces map back through the
   // source maps (node --enable-source-maps). SLUICE_BUNDLE_MINIFY=0 keeps it readable (profiles).
   minify: process.env.SLUICE_BUNDLE_MINIFY !== "0",
-  keepNames: true,
+  ...(process.env.XKEEP === "0" ? { minifyIdentifiers: false, keepNames: false } : { keepNames: true }),
   sourcemap: true,
   legalComments: "linked",
   chunkNames: "chunks/[name]-[hash]",

@@ -11,6 +11,7 @@
 import { HttpBody, type HttpApp, HttpServerResponse } from "@effect/platform"
 import { Effect, Either, Exit, Layer, Scope, Stream } from "effect"
 import type { Config } from "@sluice/core"
+import { App } from "@sluice/server"
 
 export interface Generation<A extends { readonly app: HttpApp.Default }> {
   readonly assembled: A
@@ -82,6 +83,15 @@ export const make = <A extends { readonly app: HttpApp.Default }, R, C = Config.
         }),
         Effect.onExit((exit) => (Exit.isSuccess(exit) && exit.value.body._tag === "Stream" ? Effect.void : leave(g))),
       )
+    })
+
+    // node:http's fast path (App.NodeRoute) on the current generation, counted like the app's requests.
+    App.withNodeRoute(app, (req, res) => {
+      const g = current
+      const served = App.nodeRouteOf(g.assembled.app)?.(req, res)
+      if (served === undefined) return undefined
+      g.inflight++
+      return Effect.ensuring(served, leave(g))
     })
 
     const reload = (config: C) =>

@@ -46,22 +46,29 @@ const acceptable = (contentType: string | undefined) =>
   contentType.includes("json") ||
   contentType.startsWith("text/plain")
 
+/** Where a body comes from: a platform request, or node:http's request itself (the server's fast path). */
+export type Source = HttpServerRequest.HttpServerRequest | Http.IncomingMessage
+
+const headerOf = (request: Source, name: string): string | undefined => {
+  const value = (request.headers as Readonly<Record<string, string | ReadonlyArray<string> | undefined>>)[name]
+  return typeof value === "string" ? value : undefined
+}
+
 export const readJson = (
-  request: HttpServerRequest.HttpServerRequest,
+  request: Source,
   limit: number,
 ): Effect.Effect<unknown, GatewayError> =>
   Effect.suspend(() => {
-    const contentType = request.headers["content-type"]
+    const contentType = headerOf(request, "content-type")
     if (!acceptable(contentType)) {
       return Effect.fail(
         new Errors.InvalidRequest({ message: `expected Content-Type application/json, got "${contentType}"` }),
       )
     }
-    const declared = Number(request.headers["content-length"] ?? Number.NaN)
+    const declared = Number(headerOf(request, "content-length") ?? Number.NaN)
     if (declared > limit) return Effect.fail(tooLarge(limit))
-    const source = nodeSource(request)
     return Effect.flatMap(
-      source === undefined ? collectStream(request, limit) : collectNode(source, limit),
+      collect(request, limit),
       ({ size, chunks }): Effect.Effect<unknown, GatewayError> => {
         if (size > limit) return Effect.fail(tooLarge(limit))
         if (size === 0)
@@ -89,16 +96,12 @@ export const readJson = (
   })
 
 /** The body's bytes under a limit (content-length checked first), whatever its content type. */
-export const readBytes = (
-  request: HttpServerRequest.HttpServerRequest,
-  limit: number,
-): Effect.Effect<Uint8Array, GatewayError> =>
+export const readBytes = (request: Source, limit: number): Effect.Effect<Uint8Array, GatewayError> =>
   Effect.suspend(() => {
-    const declared = Number(request.headers["content-length"] ?? Number.NaN)
+    const declared = Number(headerOf(request, "content-length") ?? Number.NaN)
     if (declared > limit) return Effect.fail(tooLarge(limit))
-    const source = nodeSource(request)
     return Effect.flatMap(
-      source === undefined ? collectStream(request, limit) : collectNode(source, limit),
+      collect(request, limit),
       ({ size, chunks }): Effect.Effect<Uint8Array, GatewayError> =>
         size > limit
           ? Effect.fail(tooLarge(limit))
@@ -113,10 +116,18 @@ interface Collected {
 
 const unreadable = () => new Errors.InvalidRequest({ message: "the request body could not be read" })
 
-/** The Node request behind a platform request, when there is one (not for web `Request`s). */
-const nodeSource = (request: HttpServerRequest.HttpServerRequest): Http.IncomingMessage | undefined => {
+/** The Node request behind a request, when there is one (not for web `Request`s). */
+const nodeSource = (request: Source): Http.IncomingMessage | undefined => {
+  if (request instanceof Http.IncomingMessage) return request
   const source: unknown = NodeHttpServerRequest.toIncomingMessage(request)
   return source instanceof Http.IncomingMessage ? source : undefined
+}
+
+const collect = (request: Source, limit: number): Effect.Effect<Collected, GatewayError> => {
+  const source = nodeSource(request)
+  return source === undefined
+    ? collectStream(request as HttpServerRequest.HttpServerRequest, limit)
+    : collectNode(source, limit)
 }
 
 /**

@@ -10,7 +10,8 @@ import * as Https from "node:https"
 import type * as Net from "node:net"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { type HttpApp, HttpMiddleware, HttpServer } from "@effect/platform"
-import { Effect, Layer } from "effect"
+import { Cause, Effect, Exit, Layer, Runtime } from "effect"
+import * as App from "./App.ts"
 
 export interface Tls {
   readonly cert: string | Buffer
@@ -164,11 +165,39 @@ export const make = (app: HttpApp.Default, options: NodeServerOptions) =>
     // The platform wraps every request in an `http.server` span (URL parsing, every header
     // redacted into attributes). Sluice never exports it — tracing middleware makes its own
     // request span — so it is pure per-request cost: switch it off for this server.
-    yield* httpServer.serve(app).pipe(Effect.locally(HttpMiddleware.currentTracerDisabledWhen, () => true))
-    // The platform also answers upgrades (through the app); with our own handler, only ours may.
-    if (upgrade !== undefined)
-      for (const listener of server.listeners("upgrade"))
-        if (listener !== onUpgrade) server.off("upgrade", listener as never)
+    const fast = App.nodeRouteOf(app)
+    if (fast === undefined) {
+      yield* httpServer.serve(app).pipe(Effect.locally(HttpMiddleware.currentTracerDisabledWhen, () => true))
+      // The platform also answers upgrades (through the app); with our own handler, only ours may.
+      if (upgrade !== undefined)
+        for (const listener of server.listeners("upgrade"))
+          if (listener !== onUpgrade) server.off("upgrade", listener as never)
+    } else {
+      // Ingress routes are served on node:http directly (see App.NodeRoute): one fiber per
+      // request, no platform request/response in between; everything else through the platform.
+      const platform = yield* NodeHttpServer.makeHandler(app).pipe(
+        Effect.locally(HttpMiddleware.currentTracerDisabledWhen, () => true),
+      )
+      const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+      const onRequest = (req: Http.IncomingMessage, res: Http.ServerResponse) => {
+        const effect = fast(req, res)
+        if (effect === undefined) return platform(req, res)
+        const fiber = runFork(effect)
+        // The client went away before its answer ended: stop the work (and close the upstream).
+        res.once("close", () => {
+          if (!res.writableEnded) fiber.unsafeInterruptAsFork(fiber.id())
+        })
+        fiber.addObserver((exit) => {
+          if (Exit.isSuccess(exit) || res.writableEnded) return
+          if (!Cause.isInterruptedOnly(exit.cause)) {
+            if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" })
+            res.end(JSON.stringify({ error: { code: 500, message: "internal gateway error", status: "INTERNAL" } }))
+          } else res.destroy()
+        })
+      }
+      server.on("request", onRequest)
+      yield* Effect.addFinalizer(() => Effect.sync(() => server.off("request", onRequest)))
+    }
     // Runs first on scope close (finalizers run in reverse): start draining before the close.
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
