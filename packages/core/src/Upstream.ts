@@ -192,8 +192,13 @@ interface UpstreamClient extends HttpClient.HttpClient {
 
 const makeClient = (pools: Pools, extra: ReadonlyArray<string | RegExp>): HttpClient.HttpClient => {
   // The platform's client: a span per call with the request's headers (redacted) as attributes.
-  const traced = HttpClient.make((request, url, signal) =>
-    dispatch(pools, request, url.origin, url.pathname + url.search, signal),
+  // Its abort signal is not passed on: the platform aborts it when its response wrapper is
+  // garbage-collected (a FinalizationRegistry), and a streamed body is read from undici's body
+  // long after that wrapper is dropped — a GC mid-stream would cut the stream. Interruption is
+  // ours instead, as on the untraced path: before the answer `dispatch` aborts its own controller,
+  // after it the body's reader destroys the body.
+  const traced = HttpClient.make((request, url) =>
+    dispatch(pools, request, url.origin, url.pathname + url.search, undefined),
   )
   // The fiber's list rarely changes: extend it once per distinct list, not per call.
   let seen: ReadonlyArray<string | RegExp> | undefined

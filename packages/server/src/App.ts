@@ -232,7 +232,10 @@ const serveIngress = (
     const reply: Effect.Effect<Ingress.Reply> =
       admit === undefined
         ? handle
-        : Effect.matchEffect(admit(ctx), { onFailure: (e) => Effect.succeed(ingress.error(e)), onSuccess: () => handle })
+        : Effect.matchEffect(admit(ctx), {
+            onFailure: (e) => Effect.succeed(ingress.error(e)),
+            onSuccess: () => handle,
+          })
     return Effect.map(reply, (reply) => {
       // Whatever reached the handler is observed by the middleware; the rest is reported here.
       if (!reached && refused !== undefined)

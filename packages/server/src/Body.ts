@@ -54,10 +54,7 @@ const headerOf = (request: Source, name: string): string | undefined => {
   return typeof value === "string" ? value : undefined
 }
 
-export const readJson = (
-  request: Source,
-  limit: number,
-): Effect.Effect<unknown, GatewayError> =>
+export const readJson = (request: Source, limit: number): Effect.Effect<unknown, GatewayError> =>
   Effect.suspend(() => {
     const contentType = headerOf(request, "content-type")
     if (!acceptable(contentType)) {
@@ -67,32 +64,29 @@ export const readJson = (
     }
     const declared = Number(headerOf(request, "content-length") ?? Number.NaN)
     if (declared > limit) return Effect.fail(tooLarge(limit))
-    return Effect.flatMap(
-      collect(request, limit),
-      ({ size, chunks }): Effect.Effect<unknown, GatewayError> => {
-        if (size > limit) return Effect.fail(tooLarge(limit))
-        if (size === 0)
-          return Effect.fail(new Errors.InvalidRequest({ message: "the request body is empty; expected JSON" }))
-        const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
-        if (nestsDeeperThan(bytes, maxDepth))
-          return Effect.fail(
-            new Errors.InvalidRequest({ message: `the request body nests JSON deeper than ${maxDepth} levels` }),
-          )
-        let text: string
-        try {
-          text = decoder.decode(bytes)
-        } catch {
-          return Effect.fail(new Errors.InvalidRequest({ message: "the request body is not valid UTF-8" }))
-        }
-        try {
-          return Effect.succeed(JSON.parse(text) as unknown)
-        } catch (e) {
-          return Effect.fail(
-            new Errors.InvalidRequest({ message: `the request body is not valid JSON: ${(e as Error).message}` }),
-          )
-        }
-      },
-    )
+    return Effect.flatMap(collect(request, limit), ({ size, chunks }): Effect.Effect<unknown, GatewayError> => {
+      if (size > limit) return Effect.fail(tooLarge(limit))
+      if (size === 0)
+        return Effect.fail(new Errors.InvalidRequest({ message: "the request body is empty; expected JSON" }))
+      const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
+      if (nestsDeeperThan(bytes, maxDepth))
+        return Effect.fail(
+          new Errors.InvalidRequest({ message: `the request body nests JSON deeper than ${maxDepth} levels` }),
+        )
+      let text: string
+      try {
+        text = decoder.decode(bytes)
+      } catch {
+        return Effect.fail(new Errors.InvalidRequest({ message: "the request body is not valid UTF-8" }))
+      }
+      try {
+        return Effect.succeed(JSON.parse(text) as unknown)
+      } catch (e) {
+        return Effect.fail(
+          new Errors.InvalidRequest({ message: `the request body is not valid JSON: ${(e as Error).message}` }),
+        )
+      }
+    })
   })
 
 /** The body's bytes under a limit (content-length checked first), whatever its content type. */
