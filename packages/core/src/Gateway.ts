@@ -31,6 +31,7 @@ import type { CallContext, Provider, ProviderType } from "./Provider.ts"
 import * as ProviderRegistry from "./ProviderRegistry.ts"
 import * as Resilience from "./Resilience.ts"
 import * as Router from "./Router.ts"
+import * as Upstream from "./Upstream.ts"
 
 /** Weighted-random pick among deployments. */
 export const pick = (deployments: ReadonlyArray<Router.Target>, random = Math.random): Router.Target => {
@@ -220,6 +221,9 @@ export const terminal = (options: TerminalOptions): Handler => {
   ): Effect.Effect<Stream.Stream<StreamEvent, GatewayError>, GatewayError> =>
     Effect.gen(function* () {
       const scope = yield* Scope.make()
+      const total = timeout?.total
+      // Calls the provider makes for this stream can be ended by the total-time limit (below).
+      const abort = total === undefined ? undefined : new Upstream.Abort()
       // The scope outlives this effect on success (the stream closes it); on failure or
       // interruption here it closes at once, aborting the upstream call.
       const { pull, first } = yield* Effect.onExit(
@@ -230,7 +234,7 @@ export const terminal = (options: TerminalOptions): Handler => {
               attempt.call,
             ),
           ).pipe(Scope.extend(scope))
-          const first = yield* withTimeout(
+          const opened = withTimeout(
             Effect.mapError(pull, (e) =>
               Option.getOrElse(
                 e,
@@ -245,26 +249,52 @@ export const terminal = (options: TerminalOptions): Handler => {
             timeout?.firstByte,
             "first byte",
           )
+          // The upstream call is made by the first pull.
+          const first = yield* abort === undefined ? opened : Effect.locally(opened, Upstream.currentAbort, abort)
           return { pull, first }
         }),
         (exit) => (Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, exit)),
       )
-      const total = timeout?.total
+      // The first events, then the rest from the same pull: one stage, no concatenation.
+      let head: Chunk.Chunk<StreamEvent> | undefined = first
+      const rest = (next: typeof pull): typeof pull =>
+        Effect.suspend(() => {
+          if (head === undefined) return next
+          const chunk = head
+          head = undefined
+          return Effect.succeed(chunk)
+        })
       if (total === undefined)
-        return Stream.ensuring(
-          Stream.concat(Stream.fromChunk(first), Stream.repeatEffectChunkOption(pull)),
-          Scope.close(scope, Exit.void),
-        )
-      // The total-time limit: one timer per stream, nothing per event. A race per pull (what
-      // `Stream.interruptWhen` does) cost more than the rest of the stream path. Instead one
-      // fiber reads the upstream chunk by chunk into a small queue (backpressure still reaches
-      // the upstream: it reads ahead by at most `capacity` chunks); the timer interrupts that
-      // reader — ending a read that waits on the upstream — and hands the consumer the timeout.
-      // Made only when the timer fires: an error built per stream (a Schema class, a stack) cost
-      // more than the rest of the deadline's bookkeeping.
+        return Stream.ensuring(Stream.repeatEffectChunkOption(rest(pull)), Scope.close(scope, Exit.void))
       let exceeded: GatewayError | undefined
       const timedOut = () => (exceeded ??= new Errors.Timeout({ message: `the upstream stream exceeded ${total} ms` }))
       let expired = false
+      if (abort?.used === true) {
+        // The total-time limit: one plain timer per stream, nothing per event. The upstream call
+        // took the stream's Abort, so the timer ends it directly — a read waiting on the upstream
+        // fails at once — and every pull from then on is the timeout.
+        const timer = setTimeout(() => {
+          expired = true
+          abort.abort()
+        }, total)
+        const timed: typeof pull = Effect.suspend(() =>
+          expired
+            ? Effect.fail(Option.some(timedOut()))
+            : Effect.catchAll(pull, (e) => Effect.fail(expired ? Option.some(timedOut()) : e)),
+        )
+        return Stream.ensuring(
+          Stream.repeatEffectChunkOption(rest(timed)),
+          Effect.zipRight(
+            Effect.sync(() => clearTimeout(timer)),
+            Scope.close(scope, Exit.void),
+          ),
+        )
+      }
+      // A provider that does not send through the shared transport: one fiber reads the upstream
+      // chunk by chunk into a small queue (backpressure still reaches the upstream: it reads ahead
+      // by at most `capacity` chunks); the timer interrupts that reader — ending a read that waits
+      // on the upstream — and hands the consumer the timeout. (A race per pull, what
+      // `Stream.interruptWhen` does, cost more than the rest of the stream path.)
       const queue = yield* Queue.bounded<Exit.Exit<Chunk.Chunk<StreamEvent>, Option.Option<GatewayError>>>(2)
       const read: Effect.Effect<void> = Effect.flatMap(Effect.exit(pull), (exit) =>
         Effect.zipRight(Queue.offer(queue, exit), Exit.isSuccess(exit) ? read : Effect.void),
@@ -287,7 +317,7 @@ export const terminal = (options: TerminalOptions): Handler => {
         expired ? Effect.fail(Option.some(timedOut())) : Effect.flatten(Queue.take(queue)),
       )
       return Stream.ensuring(
-        Stream.concat(Stream.fromChunk(first), Stream.repeatEffectChunkOption(take)),
+        Stream.repeatEffectChunkOption(rest(take)),
         // The reader is interrupted (its read ended) before the upstream call's scope closes.
         Effect.zipRight(
           Effect.zipRight(Fiber.interruptFork(timer), Fiber.interrupt(reader)),

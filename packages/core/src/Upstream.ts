@@ -140,47 +140,65 @@ const bodyOf = (body: HttpClientRequest.HttpClientRequest["body"]): Effect.Effec
   }
 }
 
-/** One call on the origin's pool; `signal` aborts it (and its body) when given. */
+/**
+ * A way to end calls from outside the fiber that makes them, without interrupting it: calls made
+ * while it is the fiber's `currentAbort` are aborted — before their answer, or mid-body (the
+ * body's reader then fails) — when `abort()` is called. `used` says whether any call took it (a
+ * provider that does not send through this transport never does). The gateway's per-stream
+ * deadline is one: a plain timer per stream instead of a fiber reading ahead of the consumer.
+ */
+export class Abort {
+  used = false
+  private readonly controller = new AbortController()
+  get signal(): AbortSignal {
+    return this.controller.signal
+  }
+  abort(): void {
+    this.controller.abort()
+  }
+}
+
+export const currentAbort: FiberRef.FiberRef<Abort | undefined> = FiberRef.unsafeMake<Abort | undefined>(undefined)
+
+/** One call on the origin's pool; `abort` ends it (and its body) from outside when given. */
 const dispatch = (
   pools: Pools,
   request: HttpClientRequest.HttpClientRequest,
   origin: string,
   path: string,
-  signal: AbortSignal | undefined,
+  abort: Abort | undefined,
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> =>
   Effect.flatMap(bodyOf(request.body), (body) =>
     Effect.async<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>((resume) => {
-      // Our own controller when the caller gave none: interruption before the answer aborts it.
-      const controller = signal === undefined ? new AbortController() : undefined
+      // Interruption before the answer aborts the call.
+      const controller = new AbortController()
+      let signal = controller.signal
+      if (abort !== undefined) {
+        abort.used = true
+        signal = AbortSignal.any([signal, abort.signal])
+      }
       pools
         .get(origin)
-        .request({
-          origin,
-          path,
-          method: request.method,
-          headers: request.headers,
-          body,
-          signal: signal ?? controller!.signal,
-        })
+        .request({ origin, path, method: request.method, headers: request.headers, body, signal })
         .then(
           (data) => resume(Effect.succeed(new Response(request, data.statusCode, data.headers, data.body as Readable))),
           (cause) => resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause }))),
         )
-      return controller === undefined ? undefined : Effect.sync(() => controller.abort())
+      return Effect.sync(() => controller.abort())
     }),
   )
 
 const send = (
   pools: Pools,
   request: HttpClientRequest.HttpClientRequest,
-  signal: AbortSignal | undefined,
+  abort: Abort | undefined,
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> => {
   const target = split(request)
   return target === undefined
     ? Effect.fail(
         new HttpClientError.RequestError({ request, reason: "InvalidUrl", cause: new Error("not an absolute URL") }),
       )
-    : dispatch(pools, request, target.origin, target.path, signal)
+    : dispatch(pools, request, target.origin, target.path, abort)
 }
 
 const TypeId: unique symbol = Symbol.for("@sluice/core/Upstream/Client") as never
@@ -197,8 +215,8 @@ const makeClient = (pools: Pools, extra: ReadonlyArray<string | RegExp>): HttpCl
   // long after that wrapper is dropped — a GC mid-stream would cut the stream. Interruption is
   // ours instead, as on the untraced path: before the answer `dispatch` aborts its own controller,
   // after it the body's reader destroys the body.
-  const traced = HttpClient.make((request, url) =>
-    dispatch(pools, request, url.origin, url.pathname + url.search, undefined),
+  const traced = HttpClient.make((request, url, _signal, fiber) =>
+    dispatch(pools, request, url.origin, url.pathname + url.search, fiber.getFiberRef(currentAbort)),
   )
   // The fiber's list rarely changes: extend it once per distinct list, not per call.
   let seen: ReadonlyArray<string | RegExp> | undefined
@@ -215,7 +233,7 @@ const makeClient = (pools: Pools, extra: ReadonlyArray<string | RegExp>): HttpCl
       Effect.flatMap(effect, (request) =>
         Effect.withFiberRuntime((fiber) =>
           fiber.currentTracer === defaultTracer || !fiber.getFiberRef(FiberRef.currentTracerEnabled)
-            ? send(pools, request, undefined)
+            ? send(pools, request, fiber.getFiberRef(currentAbort))
             : extra.length === 0
               ? traced.execute(request)
               : Effect.locallyWith(traced.execute(request), Headers.currentRedactedNames, extend),

@@ -273,14 +273,14 @@ export const encode = (
       return out
     }
 
-    const onError = (e: GatewayError): Stream.Stream<string> => {
-      if (finished) return Stream.empty
+    const onError = (e: GatewayError): ReadonlyArray<string> => {
+      if (finished) return []
       const out: Array<string> = []
       open(out)
       if (e._tag === "GuardrailViolation") {
         // The blocked text is never sent; the answer ends as filtered.
         finish(out, "content_filter", { inputTokens: 0, outputTokens: 0 })
-        return Stream.fromIterable(out)
+        return out
       }
       finished = true
       const err = ErrorCodec.errorObject(e)
@@ -288,7 +288,7 @@ export const encode = (
       emit(out, "response.failed", {
         response: snapshot("failed", { error: { code: err.code ?? "server_error", message: err.message } }),
       })
-      return Stream.fromIterable(out)
+      return out
     }
 
     const framed = StreamCodec.frames(events, onEvent, onError, () => finished)

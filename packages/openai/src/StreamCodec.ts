@@ -125,12 +125,12 @@ export const encode = (
       }
     }
 
-    const onError = (e: GatewayError): Stream.Stream<string> => {
-      if (finished) return Stream.empty
+    const onError = (e: GatewayError): ReadonlyArray<string> => {
+      if (finished) return []
       // A guardrail stop mid-answer is a content-filter ending, not an error.
-      if (e._tag === "GuardrailViolation") return Stream.fromIterable(ending("content_filter", undefined))
+      if (e._tag === "GuardrailViolation") return ending("content_filter", undefined)
       finished = true
-      return Stream.make(Ingress.sseFrame(JSON.stringify({ error: ErrorCodec.errorObject(e) })))
+      return [Ingress.sseFrame(JSON.stringify({ error: ErrorCodec.errorObject(e) }))]
     }
 
     return frames(events, onEvent, onError, () => finished)
@@ -144,20 +144,25 @@ export const encode = (
 export const frames = (
   events: Stream.Stream<StreamEvent, GatewayError>,
   onEvent: (e: StreamEvent) => ReadonlyArray<string>,
-  onError: (e: GatewayError) => Stream.Stream<string>,
+  onError: (e: GatewayError) => ReadonlyArray<string>,
   finished: () => boolean,
 ): Stream.Stream<string> =>
-  events.pipe(
-    Stream.mapConcat(onEvent),
-    Stream.catchAll(onError),
-    Stream.concat(
-      Stream.suspend(() =>
-        finished()
-          ? Stream.empty
-          : onError(new Errors.UpstreamError({ message: "the answer ended before it finished", status: 502 })),
-      ),
-    ),
-  )
+  // One stage per stream: events, a failure and the end are framed by the same closure.
+  Chunked.frame(events, () => ({
+    push: (input, out) => {
+      for (const e of input) for (const f of onEvent(e)) out.push(f)
+    },
+    fail: (e, out) => {
+      for (const f of onError(e)) out.push(f)
+    },
+    end: (out) => {
+      if (finished()) return
+      for (const f of onError(
+        new Errors.UpstreamError({ message: "the answer ended before it finished", status: 502 }),
+      ))
+        out.push(f)
+    },
+  }))
 
 // ---- upstream → canonical -------------------------------------------------------------------
 
