@@ -64,7 +64,7 @@ const answer = (
   headers: Record<string, string>,
 ): GatewayResponse =>
   request.chat.stream
-    ? { _tag: "ChatStream", events: Stream.fromIterable(Collect.eventsOf(response)), headers }
+    ? { _tag: "ChatStream", events: Stream.fromIterable(Collect.eventsOf(response)), headers, opened: true }
     : { _tag: "Chat", chat: response, headers }
 
 export const make = (options: Options): MiddlewareFn => {

@@ -338,6 +338,7 @@ export const terminal = (options: TerminalOptions): Handler => {
             (o): GatewayResponse => ({
               _tag: "ChatStream",
               events: o.value,
+              opened: true,
               headers: responseHeaders(o.attempt),
               route: routeOf(o.attempt),
             }),

@@ -85,7 +85,16 @@ interface Meta {
 
 export type GatewayResponse =
   | (Meta & { readonly _tag: "Chat"; readonly chat: ChatResponse })
-  | (Meta & { readonly _tag: "ChatStream"; readonly events: Stream.Stream<StreamEvent, GatewayError> })
+  | (Meta & {
+      readonly _tag: "ChatStream"
+      readonly events: Stream.Stream<StreamEvent, GatewayError>
+      /**
+       * The upstream call was made, and the first events read, before this response was returned
+       * (the terminal handler's streams): pulling only moves data, so middleware need not run the
+       * first pull in the request's context (tracing skips wrapping it under its span).
+       */
+      readonly opened?: boolean | undefined
+    })
   | (Meta & { readonly _tag: "Embed"; readonly embed: EmbedResponse })
   | (Meta & { readonly _tag: "CountTokens"; readonly inputTokens: number })
   | (Meta & { readonly _tag: "ListModels"; readonly models: ReadonlyArray<ModelInfo> })

@@ -48,19 +48,23 @@ export const observe = (
             return settle(actual)
           })
         return response.events.pipe(
-          Stream.tap((e) => {
-            switch (e._tag) {
-              case "start":
-                model = e.model
-                return Effect.void
-              case "usage":
-                last = e.usage
-                return Effect.void
-              case "finish":
-                return once({ usage: e.usage, model, partial: false })
-              default:
-                return Effect.void
+          // Per chunk, not per event: plain JS over the chunk, an effect only for the one with `finish`.
+          Stream.mapChunksEffect((chunk) => {
+            let finished: Actual | undefined
+            for (const e of chunk) {
+              switch (e._tag) {
+                case "start":
+                  model = e.model
+                  break
+                case "usage":
+                  last = e.usage
+                  break
+                case "finish":
+                  finished ??= { usage: e.usage, model, partial: false }
+                  break
+              }
             }
+            return finished === undefined ? Effect.succeed(chunk) : Effect.as(once(finished), chunk)
           }),
           Stream.ensuring(Effect.suspend(() => once({ usage: last, model, partial: true }))),
         )

@@ -350,6 +350,7 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
     const observeStream = (
       o: Observation,
       events: Stream.Stream<StreamEvent, GatewayError>,
+      opened: boolean,
     ): Stream.Stream<StreamEvent, GatewayError> => {
       const observed = events.pipe(
         Stream.mapChunks((chunk) => {
@@ -362,7 +363,8 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
           ),
         ),
       )
-      return effectTracer !== undefined && o.span !== undefined
+      // A stream opened before it was returned makes no call when pulled: nothing to put under the span.
+      return effectTracer !== undefined && o.span !== undefined && !opened
         ? underSpan(observed, effectTracer, o.effectSpan)
         : observed
     }
@@ -391,7 +393,7 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
           Effect.map((response) => {
             observeResponse(o, response)
             return response._tag === "ChatStream"
-              ? { ...response, events: observeStream(o, response.events) }
+              ? { ...response, events: observeStream(o, response.events, response.opened === true) }
               : response
           }),
           Effect.onExit((exit) =>
