@@ -148,6 +148,8 @@ beforeAll(async () => {
       "tracing:",
       `  exporter: otlp`,
       `  endpoint: "${otlp.url}"`,
+      // With the upstream HTTP calls' own spans, whose header attributes must be redacted too.
+      "  httpSpans: true",
       "metrics:",
       `  otlp: { endpoint: "${otlp.url}", interval: 500ms }`,
       "logging: { access: true, prompts: true }",

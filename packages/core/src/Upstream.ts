@@ -3,9 +3,10 @@
  * conventions on it.
  *
  * `layer` is a platform `HttpClient` whose send is an undici `Pool` per origin (keep-alive), with
- * no per-call span unless a tracer other than Effect's default one is installed (the tracing
- * middleware's): then the call goes through the platform's own client machinery, with its
- * `http.client` span and the credential headers redacted on it. Response bodies are read from
+ * no per-call span unless `currentHttpSpans` is on and a tracer other than Effect's default one is
+ * installed (the tracing middleware's, with `tracing.httpSpans`): then the call goes through the
+ * platform's own client machinery, with its `http.client` span and the credential headers
+ * redacted on it. Response bodies are read from
  * undici's body directly — no platform Stream per body, no AbortController left to fire at the end
  * of a stream. Interruption closes the upstream: before the answer through the request's abort
  * signal, after it by destroying the body (a client that disconnects mid-stream closes its
@@ -160,6 +161,14 @@ export class Abort {
 
 export const currentAbort: FiberRef.FiberRef<Abort | undefined> = FiberRef.unsafeMake<Abort | undefined>(undefined)
 
+/**
+ * Whether calls get the platform's `http.client` span (method, URL, status, every request and
+ * response header redacted into attributes) when a tracer is installed. Off unless the tracing
+ * middleware is asked for it (`tracing.httpSpans`): the attempt span already stands for the call,
+ * and this one cost ~30 % of a traced JSON request's CPU.
+ */
+export const currentHttpSpans: FiberRef.FiberRef<boolean> = FiberRef.unsafeMake(false)
+
 /** One call on the origin's pool; `abort` ends it (and its body) from outside when given. */
 const dispatch = (
   pools: Pools,
@@ -232,7 +241,9 @@ const makeClient = (pools: Pools, extra: ReadonlyArray<string | RegExp>): HttpCl
     (effect) =>
       Effect.flatMap(effect, (request) =>
         Effect.withFiberRuntime((fiber) =>
-          fiber.currentTracer === defaultTracer || !fiber.getFiberRef(FiberRef.currentTracerEnabled)
+          !fiber.getFiberRef(currentHttpSpans) ||
+          fiber.currentTracer === defaultTracer ||
+          !fiber.getFiberRef(FiberRef.currentTracerEnabled)
             ? send(pools, request, fiber.getFiberRef(currentAbort))
             : extra.length === 0
               ? traced.execute(request)

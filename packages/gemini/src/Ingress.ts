@@ -6,7 +6,17 @@
  * (VideoOperations.ts). Errors are Google's `{error:{code,message,status}}`, mid-stream too.
  */
 import { Effect, Either, Schema, Stream } from "effect"
-import { Config, Echo, type GatewayResponse, type HandlerFn, Ingress, ModelId, Peek, VideoJobs } from "@sluice/core"
+import {
+  Chunked,
+  Config,
+  Echo,
+  type GatewayResponse,
+  type HandlerFn,
+  Ingress,
+  ModelId,
+  Peek,
+  VideoJobs,
+} from "@sluice/core"
 import { type ChatRequest, type EmbedRequest, Errors, type GatewayError, type ModelInfo } from "@sluice/schema"
 import * as ErrorCodec from "./ErrorCodec.ts"
 import * as Normalize from "./Normalize.ts"
@@ -145,35 +155,46 @@ const streamReply = (
   headers: Readonly<Record<string, string>>,
 ): Ingress.Reply => {
   if (sse) {
-    const body = chunks.pipe(
-      Stream.map((c) => Ingress.sseFrame(JSON.stringify(c))),
-      Stream.catchAll((e) =>
-        Stream.make(
+    // One framing stage per stream: chunks, a failure and the end by the same closure.
+    const body = Chunked.frame<Json, GatewayError, never, string>(chunks, () => ({
+      push: (input, out) => {
+        for (const c of input) out.push(Ingress.sseFrame(JSON.stringify(c)))
+      },
+      fail: (e, out) => {
+        out.push(
           e._tag === "GuardrailViolation"
             ? Ingress.sseFrame(JSON.stringify(safetyChunk))
             : // js-genai raises ApiError only for a bare error object read on its own (not `data:`-framed).
               `${JSON.stringify(ErrorCodec.toGemini(e).body)}\n`,
-        ),
-      ),
-    )
+        )
+      },
+      end: () => {},
+    }))
     return { _tag: "Stream", status: 200, contentType: "text/event-stream", body, headers }
   }
-  // Without alt=sse Google writes one JSON array, element by element.
-  const body = Stream.concat(
-    chunks.pipe(
-      Stream.zipWithIndex,
-      Stream.map(([c, i]) => `${i === 0 ? "[" : ",\r\n"}${JSON.stringify(c)}`),
-      Stream.catchAll((e) =>
-        Stream.make(
-          `,\r\n${JSON.stringify(e._tag === "GuardrailViolation" ? safetyChunk : ErrorCodec.toGemini(e).body)}`,
-        ),
-      ),
-    ),
-    Stream.make("]"),
-  ).pipe(
-    // Keep the array well-formed when the stream failed before its first element.
-    Stream.mapAccum(false, (opened, s) => [true, !opened && !s.startsWith("[") ? `[${s.replace(/^,\r\n/, "")}` : s]),
-  )
+  // Without alt=sse Google writes one JSON array, element by element; it stays well-formed when
+  // the stream fails, before its first element too.
+  const body = Chunked.frame<Json, GatewayError, never, string>(chunks, () => {
+    let opened = false
+    const element = (json: string) => {
+      const s = `${opened ? ",\r\n" : "["}${json}`
+      opened = true
+      return s
+    }
+    return {
+      push: (input, out) => {
+        for (const c of input) out.push(element(JSON.stringify(c)))
+      },
+      fail: (e, out) => {
+        out.push(
+          `${element(JSON.stringify(e._tag === "GuardrailViolation" ? safetyChunk : ErrorCodec.toGemini(e).body))}]`,
+        )
+      },
+      end: (out) => {
+        out.push(opened ? "]" : "[]")
+      },
+    }
+  })
   return { _tag: "Stream", status: 200, contentType: "application/json; charset=UTF-8", body, headers }
 }
 

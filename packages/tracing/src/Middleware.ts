@@ -27,6 +27,7 @@ import {
   type MiddlewareFn,
   type MiddlewareSpec,
   type RequestNotes,
+  Upstream,
 } from "@sluice/core"
 import { Errors, type GatewayError, Parts, type StreamEvent, type Usage } from "@sluice/schema"
 import { Cause, Effect, Exit, Option, Redacted, Stream, type Tracer } from "effect"
@@ -53,6 +54,8 @@ export interface Options {
    * without it every model is `other` — a caller's string never becomes a label.
    */
   readonly modelLabel?: ((model: string) => string) | undefined
+  /** An `http.client` span per upstream call under each attempt (see `Upstream.currentHttpSpans`). */
+  readonly httpSpans?: boolean | undefined
 }
 
 const operationOf = (r: GatewayRequest): string => {
@@ -384,6 +387,7 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
             },
           }
           call = next(forwarded).pipe(Effect.withParentSpan(o.effectSpan), Effect.withTracer(effectTracer))
+          if (options.httpSpans === true) call = Effect.locally(call, Upstream.currentHttpSpans, true)
         } else {
           const noted: GatewayRequest =
             request.ctx.notes === o.notes ? request : { ...request, ctx: { ...request.ctx, notes: o.notes } }

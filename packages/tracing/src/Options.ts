@@ -25,6 +25,12 @@ export const TracingSection = Schema.Struct({
   /** Sent with every export (e.g. an API key for a hosted backend); kept redacted. */
   headers: Schema.optional(Headers),
   serviceName: Schema.optionalWith(Schema.NonEmptyTrimmedString, { default: () => "sluice" }),
+  /**
+   * An `http.client` span under each attempt for the upstream HTTP call itself, with its request
+   * and response headers as attributes (credentials redacted). Off by default: the attempt span
+   * already stands for the call, and this span costs ~30 % of a traced JSON request's CPU.
+   */
+  httpSpans: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   /** Fraction of new traces sampled (a client's sampled flag is followed). */
   sampleRatio: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 1 }),
 }).pipe(

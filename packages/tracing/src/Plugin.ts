@@ -51,6 +51,7 @@ export const plugin: Middleware.Plugin = {
         metrics: meters?.instruments,
         accessLog,
         modelLabel: Labels.modelLabels(config),
+        httpSpans: tracing?.httpSpans,
       })
       return {
         middleware,
