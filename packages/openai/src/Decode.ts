@@ -28,10 +28,15 @@ const mostSpecific = (issues: ReadonlyArray<ParseResult.ArrayFormatterIssue>) =>
   return best
 }
 
-export const decode =
-  <A, I>(schema: Schema.Schema<A, I>, prefix = "") =>
-  (input: unknown): Either.Either<A, Problem> => {
-    const result = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "preserve" })(input)
+export const decode = <A, I>(schema: Schema.Schema<A, I>, prefix = "") => {
+  // Built once per schema: stopping at the first issue is the fast path for a valid value, and
+  // only a value that fails is decoded again collecting every issue, to name the best one.
+  const first = Schema.decodeUnknownEither(schema, { onExcessProperty: "preserve" })
+  const all = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "preserve" })
+  return (input: unknown): Either.Either<A, Problem> => {
+    const quick = first(input)
+    if (Either.isRight(quick)) return Either.right(quick.right)
+    const result = all(input)
     if (Either.isRight(result)) return Either.right(result.right)
     const issue = mostSpecific(ParseResult.ArrayFormatter.formatErrorSync(result.left))
     if (issue === undefined) return Either.left({ path: prefix, message: "invalid value" })
@@ -41,6 +46,7 @@ export const decode =
       message: issue._tag === "Missing" ? "is required" : Echo.capDecodeMessage(issue.message),
     })
   }
+}
 
 /** A Problem in a client's request: a 400 naming the field. */
 export const invalid = (p: Problem): Errors.InvalidRequest =>

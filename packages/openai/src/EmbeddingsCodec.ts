@@ -7,6 +7,9 @@ import { type EmbedRequest, type EmbedResponse, Errors } from "@sluice/schema"
 import { badField, compact, decode as decodeWith, invalid, unknownFields } from "./Decode.ts"
 import * as Wire from "./Wire.ts"
 
+/** Built once: a decoder per call would build the schema's parser every time. */
+const decodeEmbeddingRequest = decodeWith(Wire.EmbeddingRequest)
+
 export interface Decoded {
   readonly embed: EmbedRequest
   readonly encoding: "float" | "base64"
@@ -17,7 +20,7 @@ const allStrings = (a: ReadonlyArray<unknown>): a is ReadonlyArray<string> => a.
 /** A client's embeddings body → canonical. Token-id inputs are refused by name. */
 export const decode = (body: unknown): Either.Either<Decoded, Errors.InvalidRequest> =>
   Either.gen(function* () {
-    const w = yield* Either.mapLeft(decodeWith(Wire.EmbeddingRequest)(body), invalid)
+    const w = yield* Either.mapLeft(decodeEmbeddingRequest(body), invalid)
     const inputs = typeof w.input === "string" ? [w.input] : w.input
     if (!allStrings(inputs)) {
       return yield* Either.left(badField("input", "token-id arrays are not supported by this gateway; send text"))

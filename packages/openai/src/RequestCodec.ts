@@ -15,6 +15,9 @@ import * as ThoughtSignature from "./ThoughtSignature.ts"
 import * as Wire from "./Wire.ts"
 import type { Errors } from "@sluice/schema"
 
+/** Built once: a decoder per call would build the schema's parser every time. */
+const decodeChatRequest = decodeWith(Wire.ChatCompletionRequest)
+
 // ---- wire → canonical -----------------------------------------------------------------------
 
 type MediaPart = Parts.ImagePart
@@ -205,7 +208,7 @@ export const decode = (body: unknown): Either.Either<Decoded, Errors.InvalidRequ
   Either.gen(function* () {
     // Gemini's built-in tools and image options ride beside the OpenAI fields (see GeminiTools).
     const gemini = yield* GeminiTools.split(body)
-    const w = yield* Either.mapLeft(decodeWith(Wire.ChatCompletionRequest)(gemini.body), invalid)
+    const w = yield* Either.mapLeft(decodeChatRequest(gemini.body), invalid)
     if (w.messages.length === 0) return yield* Either.left(badField("messages", "must contain at least one message"))
     if (w.n != null && w.n !== 1) {
       return yield* Either.left(badField("n", `this gateway returns one choice per request; n must be 1 (got ${w.n})`))

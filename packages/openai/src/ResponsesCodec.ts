@@ -21,6 +21,9 @@ import { badField, compact, decode as decodeWith, invalid, isRecord, unknownFiel
 import * as Media from "./Media.ts"
 import * as W from "./ResponsesWire.ts"
 
+/** Built once: a decoder per call would build the schema's parser every time. */
+const decodeResponsesRequest = decodeWith(W.ResponsesRequest)
+
 // ---- request --------------------------------------------------------------------------------
 
 type Result<A> = Either.Either<A, Errors.InvalidRequest>
@@ -217,7 +220,7 @@ export interface Decoded {
 export const parse = (body: unknown): Result<W.ResponsesRequest> =>
   Either.gen(function* () {
     yield* precheck(body)
-    return yield* Either.mapLeft(decodeWith(W.ResponsesRequest)(body), invalid)
+    return yield* Either.mapLeft(decodeResponsesRequest(body), invalid)
   })
 
 /** The request's own input as items (a string input is one user message). */
