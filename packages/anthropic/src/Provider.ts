@@ -184,6 +184,7 @@ export const make = (
     return {
       name,
       type: "anthropic",
+      abortable: true,
       chat,
       chatStream,
       countTokens,

@@ -205,13 +205,46 @@ export const terminal = (options: TerminalOptions): Handler => {
       )
     })
 
-  const withTimeout = <A>(effect: Effect.Effect<A, GatewayError>, ms: number | undefined, what: string) =>
-    ms === undefined
-      ? effect
-      : Effect.timeoutFail(effect, {
-          duration: Duration.millis(ms),
-          onTimeout: () => new Errors.Timeout({ message: `the upstream did not answer within ${ms} ms (${what})` }),
-        })
+  /**
+   * `effect` failing with a Timeout after `ms`. With `abort` (the provider's calls take it), a
+   * plain timer aborts the call and the call's failure is reported as the timeout: nothing is
+   * forked. Otherwise the effect is raced against a timer (`timeoutFail`, a fiber per call).
+   */
+  const withTimeout = <A>(
+    effect: Effect.Effect<A, GatewayError>,
+    ms: number | undefined,
+    what: string,
+    abort?: Upstream.Abort,
+  ): Effect.Effect<A, GatewayError> => {
+    if (ms === undefined) return effect
+    const timedOut = () => new Errors.Timeout({ message: `the upstream did not answer within ${ms} ms (${what})` })
+    if (abort === undefined) return Effect.timeoutFail(effect, { duration: Duration.millis(ms), onTimeout: timedOut })
+    return Effect.suspend(() => {
+      let expired = false
+      const timer = setTimeout(() => {
+        expired = true
+        abort.abort()
+      }, ms)
+      return effect.pipe(
+        Effect.catchAll((e) => Effect.fail(expired ? timedOut() : e)),
+        Effect.ensuring(Effect.sync(() => clearTimeout(timer))),
+      )
+    })
+  }
+
+  /** A provider call under its deadline: by aborting it when the provider allows, else by a race. */
+  const callWithin = <A>(
+    provider: Provider,
+    call: Effect.Effect<A, GatewayError>,
+    ms: number | undefined,
+    what: string,
+  ): Effect.Effect<A, GatewayError> => {
+    if (ms === undefined || provider.abortable !== true) return withTimeout(call, ms, what)
+    return Effect.suspend(() => {
+      const abort = new Upstream.Abort()
+      return Effect.locally(withTimeout(call, ms, what, abort), Upstream.currentAbort, abort)
+    })
+  }
 
   /** Open a stream and wait for its first events; the rest streams on from the same pull. */
   const openStream = (
@@ -222,8 +255,9 @@ export const terminal = (options: TerminalOptions): Handler => {
     Effect.gen(function* () {
       const scope = yield* Scope.make()
       const total = timeout?.total
-      // Calls the provider makes for this stream can be ended by the total-time limit (below).
-      const abort = total === undefined ? undefined : new Upstream.Abort()
+      const abortable = attempt.provider.abortable === true
+      // Calls the provider makes for this stream can be ended by its deadlines (below).
+      const abort = total === undefined && !abortable ? undefined : new Upstream.Abort()
       // The scope outlives this effect on success (the stream closes it); on failure or
       // interruption here it closes at once, aborting the upstream call.
       const { pull, first } = yield* Effect.onExit(
@@ -248,6 +282,7 @@ export const terminal = (options: TerminalOptions): Handler => {
             ),
             timeout?.firstByte,
             "first byte",
+            abortable ? abort : undefined,
           )
           // The upstream call is made by the first pull.
           const first = yield* abort === undefined ? opened : Effect.locally(opened, Upstream.currentAbort, abort)
@@ -346,7 +381,8 @@ export const terminal = (options: TerminalOptions): Handler => {
         }
         return Effect.map(
           execute(request.ctx, chat.model, (a, t) =>
-            withTimeout(
+            callWithin(
+              a.provider,
               a.provider.chat(RouteParams.apply({ ...chat, model: a.target.model }, a.target.params), a.call),
               t?.total ?? t?.firstByte,
               "response",
@@ -375,7 +411,8 @@ export const terminal = (options: TerminalOptions): Handler => {
       case "Embed":
         return Effect.map(
           execute(request.ctx, request.embed.model, (a, t) =>
-            withTimeout(
+            callWithin(
+              a.provider,
               a.provider.embed({ ...request.embed, model: a.target.model }, a.call),
               t?.total ?? t?.firstByte,
               "response",

@@ -37,6 +37,12 @@ export interface Provider {
   readonly countTokens: (request: ChatRequest, ctx: CallContext) => Effect.Effect<number, GatewayError>
   /** The upstream's own model list, when it has one. */
   readonly listModels: (ctx: CallContext) => Effect.Effect<ReadonlyArray<ModelInfo>, GatewayError>
+  /**
+   * Every call this provider makes goes through core `Upstream` (so it honours
+   * `Upstream.currentAbort`): the gateway then enforces its deadlines with a plain timer that
+   * aborts the call, instead of racing each call against a timer fiber. Leave it unset otherwise.
+   */
+  readonly abortable?: boolean | undefined
 }
 
 /** A factory for one `type:` of provider, contributed by a protocol package. */

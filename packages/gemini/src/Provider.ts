@@ -356,7 +356,7 @@ export const make = (name: string, config: Config.ProviderConfig, client: HttpCl
       })
     })
 
-  return { name, type: "gemini", chat, chatStream, embed, countTokens, listModels }
+  return { name, type: "gemini", abortable: true, chat, chatStream, embed, countTokens, listModels }
 }
 
 export const providerType: ProviderType = {

@@ -231,6 +231,7 @@ export const make =
       const provider: ProviderService = {
         name,
         type: preset.type,
+        abortable: true,
         chat: (chat, ctx) =>
           special(chat, ctx) ??
           Effect.flatMap(
