@@ -12,7 +12,7 @@ import {
   type MiddlewareSpec,
 } from "@sluice/core"
 import { Errors, type GatewayError, type StreamEvent } from "@sluice/schema"
-import { Chunk, Effect, Either, Option, Stream } from "effect"
+import { Channel, Chunk, Effect, Either, Stream } from "effect"
 import type * as Custom from "./Custom.ts"
 import * as Inspect from "./Inspect.ts"
 import {
@@ -30,10 +30,22 @@ const none: ReadonlyArray<string> = []
 const modelOf = (r: GatewayRequest) =>
   r._tag === "Chat" || r._tag === "CountTokens" ? r.chat.model : r._tag === "Embed" ? r.embed.model : undefined
 
+type Stage = Channel.Channel<
+  Chunk.Chunk<StreamEvent>,
+  Chunk.Chunk<StreamEvent>,
+  GatewayError,
+  GatewayError,
+  unknown,
+  unknown
+>
+
 /**
  * The stream with output policies applied. Events released before a violation are delivered
  * (the client sees the answer cut, as the ingress renders it), then the stream fails and
  * stops pulling from upstream.
+ *
+ * One stage, a chunk at a time in plain JS (as core's Chunked stages): an Effect runs only
+ * when released text must pass a custom check first.
  */
 const guarded = (
   events: Stream.Stream<StreamEvent, GatewayError>,
@@ -41,42 +53,56 @@ const guarded = (
   hold: { readonly holdBack: number; readonly holdMax: number },
   request: GatewayRequest,
 ): Stream.Stream<StreamEvent, GatewayError> =>
-  Stream.fromPull(
-    Effect.map(Stream.toPull(events), (pull) => {
-      const guard = new StreamGuard(policies, hold, request)
-      let failed: GatewayError | undefined
-      let ended = false
-      const run = (input: Iterable<StreamEvent>) =>
-        Effect.gen(function* () {
-          const out: Array<StreamEvent> = []
-          for (const e of input) {
-            const r = yield* Effect.either(guard.push(e))
-            if (Either.isLeft(r)) {
-              failed = r.left
-              break
-            }
-            for (const x of r.right) out.push(x)
-          }
-          if (out.length === 0 && failed !== undefined) return yield* Effect.fail(Option.some(failed))
-          return Chunk.unsafeFromArray(out)
-        })
-      return Effect.suspend((): Effect.Effect<Chunk.Chunk<StreamEvent>, Option.Option<GatewayError>> => {
-        if (failed !== undefined) return Effect.fail(Option.some(failed))
-        if (ended) return Effect.fail(Option.none())
-        return Effect.matchEffect(pull, {
-          onSuccess: run,
-          onFailure: (e) => {
-            if (Option.isSome(e)) return Effect.fail(e)
-            ended = true
-            return Effect.mapError(
-              Effect.map(guard.end(), (rest) => Chunk.unsafeFromArray(rest)),
-              (v) => Option.some<GatewayError>(v),
-            )
+  Stream.suspend(() => {
+    const guard = new StreamGuard(policies, hold, request)
+    /** Send `out` (if any), then fail with `error` or go on with `next`. */
+    const emit = (out: Array<StreamEvent>, error: GatewayError | undefined, next: Stage): Stage => {
+      const then = error === undefined ? next : Channel.fail(error)
+      return out.length === 0 ? then : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), then)
+    }
+    /**
+     * What one event released (`out` from `mark` on) is sent only once its custom checks pass:
+     * a failing one drops it and names the violation, ahead of the event's own `error`.
+     */
+    const checked = (
+      checks: ReadonlyArray<string>,
+      out: Array<StreamEvent>,
+      mark: number,
+      error: GatewayError | undefined,
+      next: () => Stage,
+    ): Stage =>
+      Channel.unwrap(
+        Effect.match(guard.check(checks), {
+          onFailure: (violation) => {
+            out.length = mark
+            return emit(out, violation, loop)
           },
-        })
-      })
-    }),
-  )
+          onSuccess: () => (error === undefined ? next() : emit(out, error, loop)),
+        }),
+      )
+    const feed = (input: ReadonlyArray<StreamEvent>, from: number, out: Array<StreamEvent>): Stage => {
+      for (let i = from; i < input.length; i++) {
+        const mark = out.length
+        const error = guard.push(input[i]!, out)
+        const checks = guard.takeChecks()
+        if (checks.length > 0) return checked(checks, out, mark, error, () => feed(input, i + 1, out))
+        if (error !== undefined) return emit(out, error, loop)
+      }
+      return emit(out, undefined, loop)
+    }
+    const loop: Stage = Channel.readWithCause({
+      onInput: (input: Chunk.Chunk<StreamEvent>) => feed(Chunk.toReadonlyArray(input), 0, []),
+      onFailure: (cause) => Channel.failCause(cause),
+      onDone: () => {
+        const out: Array<StreamEvent> = []
+        const error = guard.end(out)
+        const checks = guard.takeChecks()
+        if (checks.length > 0) return checked(checks, out, 0, error, () => emit(out, undefined, Channel.void))
+        return emit(out, error, Channel.void)
+      },
+    })
+    return Stream.pipeThroughChannel(events, loop)
+  })
 
 export const fromPolicies = (set: PolicySet): MiddlewareFn => {
   // Policy lists by model (+ key policies): resolved once per distinct combination.

@@ -22,10 +22,14 @@ import type { Compiled } from "./Policy.ts"
 import * as Scan from "./Scan.ts"
 
 type Channel = "text" | "reasoning"
-type Out = Effect.Effect<Array<StreamEvent>, Errors.GuardrailViolation>
+type Violation = Errors.GuardrailViolation | undefined
 
-const none: Out = Effect.succeed([])
-
+/**
+ * The guard itself is plain JS: `push` and `end` add what is safe to send to `out`, or return
+ * the violation that ends the stream. Custom checks are the only part that may call out: with
+ * one in play, each released text is also queued, and `takeChecks` hands the queue to `check`,
+ * which must pass before what `push` (or `end`) added is sent.
+ */
 export class StreamGuard {
   private pending = ""
   private channel: Channel = "text"
@@ -35,6 +39,8 @@ export class StreamGuard {
   private readonly custom: ReadonlyArray<Compiled>
   private readonly window: number
   private readonly holdMax: number
+  /** Released text awaiting the custom checks, in order (only with one in play). */
+  private checks: Array<string> = []
 
   constructor(
     private readonly policies: ReadonlyArray<Compiled>,
@@ -49,102 +55,157 @@ export class StreamGuard {
     this.holdMax = hold.holdMax
   }
 
-  push(e: StreamEvent): Out {
+  /**
+   * Add to `out` what `e` releases, or return the violation it causes: then nothing of `e` is
+   * added, and the stream ends.
+   */
+  push(e: StreamEvent, out: Array<StreamEvent>): Violation {
+    const mark = out.length
+    const error = this.step(e, out)
+    if (error !== undefined) out.length = mark
+    return error
+  }
+
+  /** Release everything still held (the stream ended); as `push`, all of it or a violation. */
+  end(out: Array<StreamEvent>): Violation {
+    const mark = out.length
+    const error = this.close(out)
+    if (error !== undefined) out.length = mark
+    return error
+  }
+
+  /**
+   * The texts released since the last call that custom checks must pass, in order (none
+   * without a custom check). With a violation from `push` or `end`, the checks taken still run
+   * first: one that fails names the violation.
+   */
+  takeChecks(): ReadonlyArray<string> {
+    if (this.checks.length === 0) return this.checks
+    const taken = this.checks
+    this.checks = []
+    return taken
+  }
+
+  /** Run the custom checks over taken texts: one text after another, its checks concurrently. */
+  check(texts: ReadonlyArray<string>): Effect.Effect<void, Errors.GuardrailViolation> {
+    return Effect.forEach(
+      texts,
+      (text) =>
+        Effect.forEach(this.custom, (p) => Scan.custom(p, { text, direction: "output", request: this.request }), {
+          concurrency: "unbounded",
+          discard: true,
+        }),
+      { discard: true },
+    )
+  }
+
+  private step(e: StreamEvent, out: Array<StreamEvent>): Violation {
     switch (e._tag) {
       case "text_delta":
-        return this.delta("text", e.text, e.signature, undefined)
+        return this.delta("text", e.text, e.signature, undefined, out)
       case "reasoning_delta":
-        return this.delta("reasoning", e.text, e.signature, e.redacted)
+        return this.delta("reasoning", e.text, e.signature, e.redacted, out)
       case "image":
         // Images are not text to scan; held text before one is released (or blocked) first.
-        return this.followedBy(this.flush(), [e])
+        this.flush(out)
+        out.push(e)
+        return undefined
       case "tool_call_start":
-        if (this.toolPolicies.length === 0) return this.followedBy(this.flush(), [e])
-        this.calls.set(e.index, { start: e, args: "" })
-        return this.flush()
+        this.flush(out)
+        if (this.toolPolicies.length === 0) out.push(e)
+        else this.calls.set(e.index, { start: e, args: "" })
+        return undefined
       case "tool_call_delta": {
         const call = this.calls.get(e.index)
-        if (call === undefined) return Effect.succeed([e])
-        call.args += e.arguments
-        return none
+        if (call === undefined) out.push(e)
+        else call.args += e.arguments
+        return undefined
       }
       case "tool_call_end": {
         const call = this.calls.get(e.index)
-        if (call === undefined) return Effect.succeed([e])
+        if (call === undefined) {
+          out.push(e)
+          return undefined
+        }
         this.calls.delete(e.index)
-        return this.releaseCall(call, e)
+        return this.releaseCall(call, e, out)
       }
-      case "finish":
-        return this.followedBy(this.end(), [e])
+      case "finish": {
+        const error = this.close(out)
+        if (error === undefined) out.push(e)
+        return error
+      }
       case "start":
       case "usage":
-        return Effect.succeed([e])
+        out.push(e)
+        return undefined
     }
   }
 
-  /** Release everything still held (the stream ended). */
-  end(): Out {
-    let out = this.flush()
+  private close(out: Array<StreamEvent>): Violation {
+    this.flush(out)
     for (const [index, call] of this.calls) {
       this.calls.delete(index)
-      out = Effect.flatMap(out, (a) =>
-        Effect.map(this.releaseCall(call, { _tag: "tool_call_end", index }), (b) => [...a, ...b]),
-      )
+      const error = this.releaseCall(call, { _tag: "tool_call_end", index }, out)
+      if (error !== undefined) return error
     }
-    return out
-  }
-
-  private followedBy(out: Out, after: Array<StreamEvent>): Out {
-    return Effect.map(out, (a) => (a.length === 0 ? after : [...a, ...after]))
+    return undefined
   }
 
   private releaseCall(
     call: { start: SchemaStream.StreamEventOf<"tool_call_start">; args: string },
     end: SchemaStream.StreamEventOf<"tool_call_end">,
-  ): Out {
+    out: Array<StreamEvent>,
+  ): Violation {
     const inspector = new Inspector("output", [], this.toolPolicies)
     const args = inspector.json(call.args)
-    if (inspector.error !== undefined) return Effect.fail(inspector.error)
-    const events: Array<StreamEvent> = [call.start]
-    if (args.length > 0) events.push({ _tag: "tool_call_delta", index: call.start.index, arguments: args })
-    events.push(end)
-    return Effect.succeed(events)
+    if (inspector.error !== undefined) return inspector.error
+    out.push(call.start)
+    if (args.length > 0) out.push({ _tag: "tool_call_delta", index: call.start.index, arguments: args })
+    out.push(end)
+    return undefined
   }
 
-  private delta(channel: Channel, text: string, signature?: string, redacted?: string): Out {
-    const switched = channel !== this.channel && this.pending.length > 0 ? this.flush() : none
+  private delta(
+    channel: Channel,
+    text: string,
+    signature: string | undefined,
+    redacted: string | undefined,
+    out: Array<StreamEvent>,
+  ): Violation {
+    const checks = this.checks.length
+    if (channel !== this.channel) this.flush(out)
     this.channel = channel
     this.pending += text
     const blocked = this.blockCheck()
-    if (blocked !== undefined) return Effect.fail(blocked)
-    if (signature === undefined && redacted === undefined) {
-      return Effect.flatMap(switched, (a) => {
-        const b = this.release(false)
-        return a.length === 0 ? b : Effect.map(b, (x) => [...a, ...x])
-      })
+    if (blocked !== undefined) {
+      // Blocked before the text flushed above was checked: its checks do not run.
+      this.checks.length = checks
+      return blocked
     }
+    if (signature === undefined && redacted === undefined) return this.release(false, out)
     // A signature closes the block: release it whole and keep the signature on its last delta.
-    return Effect.flatMap(switched, (a) =>
-      Effect.map(this.release(true), (b) => {
-        const last = b.pop()
-        const text =
-          last !== undefined && (last._tag === "text_delta" || last._tag === "reasoning_delta") ? last.text : ""
-        const closing: StreamEvent =
-          channel === "text"
-            ? { _tag: "text_delta", text, ...(signature !== undefined ? { signature } : {}) }
-            : {
-                _tag: "reasoning_delta",
-                text,
-                ...(signature !== undefined ? { signature } : {}),
-                ...(redacted !== undefined ? { redacted } : {}),
-              }
-        return [...a, ...b, closing]
-      }),
+    const mark = out.length
+    this.release(true, out)
+    const last = out.length > mark ? out.pop() : undefined
+    const closingText =
+      last !== undefined && (last._tag === "text_delta" || last._tag === "reasoning_delta") ? last.text : ""
+    out.push(
+      channel === "text"
+        ? { _tag: "text_delta", text: closingText, ...(signature !== undefined ? { signature } : {}) }
+        : {
+            _tag: "reasoning_delta",
+            text: closingText,
+            ...(signature !== undefined ? { signature } : {}),
+            ...(redacted !== undefined ? { redacted } : {}),
+          },
     )
+    return undefined
   }
 
-  private flush(): Out {
-    return this.pending.length === 0 ? none : this.release(true)
+  private flush(out: Array<StreamEvent>): void {
+    // A final release never fails (only holding past `holdMax` does).
+    if (this.pending.length > 0) this.release(true, out)
   }
 
   private blockCheck(): Errors.GuardrailViolation | undefined {
@@ -172,7 +233,7 @@ export class StreamGuard {
   }
 
   /** Emit what is safe to emit: all of it when `final`, else all but the hold-back window. */
-  private release(final: boolean): Out {
+  private release(final: boolean, out: Array<StreamEvent>): Violation {
     const text = this.pending
     const matches = Scan.matches(this.redacting, text)
     let cut = final ? text.length : this.windowStart(text)
@@ -194,28 +255,23 @@ export class StreamGuard {
         const holding = this.holding(text, cut)
         if (holding !== undefined) {
           this.pending = ""
-          return Effect.fail(
-            Scan.violation(holding, "output", `a possible secret ran past ${this.holdMax} characters without ending`),
+          return Scan.violation(
+            holding,
+            "output",
+            `a possible secret ran past ${this.holdMax} characters without ending`,
           )
         }
       }
     }
-    if (cut === 0) return none
+    if (cut === 0) return undefined
     const head = text.slice(0, cut)
     this.pending = text.slice(cut)
     const masked = Detectors.mask(
       head,
       matches.filter((m) => m.end <= cut),
     )
-    const event: StreamEvent =
-      this.channel === "text" ? { _tag: "text_delta", text: masked } : { _tag: "reasoning_delta", text: masked }
-    if (this.custom.length === 0) return Effect.succeed([event])
-    return Effect.as(
-      Effect.forEach(this.custom, (p) => Scan.custom(p, { text: masked, direction: "output", request: this.request }), {
-        concurrency: "unbounded",
-        discard: true,
-      }),
-      [event],
-    )
+    out.push(this.channel === "text" ? { _tag: "text_delta", text: masked } : { _tag: "reasoning_delta", text: masked })
+    if (this.custom.length > 0) this.checks.push(masked)
+    return undefined
   }
 }

@@ -2,8 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Config, type GatewayRequest, type GatewayResponse, KeyPolicy } from "@sluice/core"
 import { Errors, type Message, type StreamEvent } from "@sluice/schema"
 import { Stub } from "@sluice/testing"
-import { Cause, Effect, Exit, Option, Stream } from "effect"
-import { Middleware, Policy } from "../src/index.ts"
+import { Cause, Chunk, Effect, Exit, Option, Stream } from "effect"
+import { Custom, Middleware, Policy } from "../src/index.ts"
 
 const decode = (config: Policy.GuardrailsConfigInput) =>
   Effect.orDie(Config.decodeSection(Policy.GuardrailsConfig, config, "guardrails"))
@@ -12,10 +12,11 @@ const decode = (config: Policy.GuardrailsConfigInput) =>
 const guarded = (
   config: Policy.GuardrailsConfigInput,
   respond?: (r: GatewayRequest) => Effect.Effect<GatewayResponse, Errors.GuardrailViolation>,
+  custom?: Custom.Registry,
 ) =>
   Effect.gen(function* () {
     const section = yield* decode(config)
-    const middleware = yield* Effect.orDie(Middleware.make({ config: section }))
+    const middleware = yield* Effect.orDie(Middleware.make({ config: section, custom }))
     const stub = Stub.stub(respond)
     return { handler: middleware(stub.handler), stub }
   })
@@ -309,6 +310,93 @@ describe("guardrails: output policies", () => {
         "tool_call_end",
         "finish",
       ])
+    }),
+  )
+
+  it.effect(
+    "a violation inside a chunk: what came before it is sent, then the error, and upstream is not read on",
+    () =>
+      Effect.gen(function* () {
+        const finish: StreamEvent = { _tag: "finish", finishReason: "stop", usage: { inputTokens: 1, outputTokens: 1 } }
+        let readOn = false
+        const events = Stream.concat(
+          // One chunk: the blocked delta sits between clean ones.
+          Stream.fromChunk(
+            Chunk.unsafeFromArray<StreamEvent>([
+              { _tag: "start", id: "r", model: "m" },
+              { _tag: "text_delta", text: "All fine so far. " },
+              { _tag: "text_delta", text: "About Project Falcon" },
+              { _tag: "text_delta", text: " and the rest." },
+            ]),
+          ),
+          Stream.fromEffect(
+            Effect.sync(() => {
+              readOn = true
+              return finish
+            }),
+          ),
+        )
+        const { handler } = yield* guarded(
+          { policies: { words: { deny: { keywords: ["Project Falcon"] } } }, holdBack: 0 },
+          () => Effect.succeed({ _tag: "ChatStream", events, headers: {} }),
+        )
+        const { seen, exit } = yield* drain(yield* handler(say("hi", { stream: true })))
+        expect(seen).toEqual([
+          { _tag: "start", id: "r", model: "m" },
+          { _tag: "text_delta", text: "All fine so far. " },
+        ])
+        const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+        expect(Option.getOrUndefined(error)).toMatchObject({ _tag: "GuardrailViolation", policy: "words" })
+        expect(readOn).toBe(false)
+      }),
+  )
+
+  it.effect("a stream that ends without a finish still gets the text held back", () =>
+    Effect.gen(function* () {
+      const { handler } = yield* guarded(
+        { policies: { pii: { action: "redact", pii: ["email"] } }, holdBack: 64 },
+        () => streamed(deltas("Write to jane.d", "oe@example.com today").slice(0, -1)),
+      )
+      const { seen, exit } = yield* drain(yield* handler(say("hi", { stream: true })))
+      expect(exit._tag).toBe("Success")
+      expect(seen.map((e) => e._tag)).toEqual(["start", "text_delta"])
+      expect(textOf(seen)).toBe("Write to [REDACTED:email] today")
+    }),
+  )
+
+  it.effect("custom checks: a segment is sent once its check passes; a failing one ends the stream after it", () =>
+    Effect.gen(function* () {
+      const checked: Array<string> = []
+      const custom: Custom.Registry = {
+        words: ({ text }) =>
+          Effect.sync(() => {
+            checked.push(text)
+            return text.includes("attack") ? Custom.block("violent content") : Custom.allow
+          }),
+      }
+      const image: StreamEvent = { _tag: "image", mediaType: "image/png", data: "AA==" }
+      const { handler } = yield* guarded(
+        { policies: { moderated: { custom: "words", on: ["output"] } } },
+        () =>
+          streamed([
+            { _tag: "start", id: "r", model: "m" },
+            { _tag: "text_delta", text: "A calm " },
+            { _tag: "text_delta", text: "picture:" },
+            image,
+            { _tag: "text_delta", text: "Now the attack." },
+            { _tag: "finish", finishReason: "stop", usage: { inputTokens: 1, outputTokens: 1 } },
+          ]),
+        custom,
+      )
+      const { seen, exit } = yield* drain(yield* handler(say("hi", { stream: true })))
+      expect(seen).toEqual([
+        { _tag: "start", id: "r", model: "m" },
+        { _tag: "text_delta", text: "A calm picture:" },
+        image,
+      ])
+      const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+      expect(Option.getOrUndefined(error)).toMatchObject({ _tag: "GuardrailViolation", policy: "moderated" })
+      expect(checked).toEqual(["A calm picture:", "Now the attack."])
     }),
   )
 })
