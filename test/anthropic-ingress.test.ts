@@ -4,8 +4,8 @@
  * paging, and that the handler gets the canonical request and the client's credential.
  */
 import Anthropic from "@anthropic-ai/sdk"
-import { Duration, Effect, Redacted, Stream } from "effect"
-import { Ingress } from "@sluice/anthropic"
+import { Cause, Chunk, Duration, Effect, Exit, Redacted, Scope, Stream } from "effect"
+import { Ingress, StreamEncoder } from "@sluice/anthropic"
 import type { GatewayRequest, HandlerFn } from "@sluice/core"
 import { Errors, type StreamEvent } from "@sluice/schema"
 import { App, FetchHandler } from "@sluice/server"
@@ -126,5 +126,71 @@ describe("Anthropic ingress", () => {
     expect(first.last_id).toBe("model-1")
     const err = await sdk.models.list({ limit: 0 }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(Anthropic.BadRequestError)
+  })
+})
+
+describe("Anthropic stream body", () => {
+  const deltas = Array.from({ length: 40 }, (_, i): StreamEvent => ({ _tag: "text_delta", text: `t${i} ` }))
+  const events: Array<StreamEvent> = [
+    ...head,
+    ...deltas,
+    { _tag: "finish", finishReason: "stop", usage: { inputTokens: 1, outputTokens: 40 } },
+  ]
+  const inChunks = (n: number) =>
+    Stream.fromChunks(
+      ...Array.from({ length: Math.ceil(events.length / n) }, (_, i) =>
+        Chunk.unsafeFromArray(events.slice(i * n, (i + 1) * n)),
+      ),
+    )
+  const encoded = (() => {
+    const enc = new StreamEncoder.Encoder()
+    return [...events.flatMap((e) => enc.push(e)), ...enc.end()]
+  })()
+
+  it("is the encoder's frames in order, however the upstream chunks arrive", async () => {
+    for (const n of [1, 3, 7, events.length]) {
+      const sync = await Effect.runPromise(Stream.runCollect(Ingress.encodeStream(inChunks(n), 10_000)))
+      expect(Chunk.toReadonlyArray(sync)).toEqual(encoded)
+      const spaced = inChunks(n).pipe(Stream.mapChunksEffect((c) => Effect.as(Effect.sleep(Duration.millis(1)), c)))
+      const async = await Effect.runPromise(Stream.runCollect(Ingress.encodeStream(spaced, 10_000)))
+      expect(Chunk.toReadonlyArray(async)).toEqual(encoded)
+    }
+  })
+
+  it("frames a failure as an error event and lets a defect through", async () => {
+    const failed = await Effect.runPromise(
+      Stream.runCollect(
+        Ingress.encodeStream(
+          Stream.concat(Stream.fromIterable(head), Stream.fail(new Errors.Internal({ message: "x" }))),
+          10_000,
+        ),
+      ),
+    )
+    expect(Chunk.toReadonlyArray(failed).at(-1)).toMatch(/^event: error\n/)
+    const died = await Effect.runPromiseExit(
+      Stream.runCollect(Ingress.encodeStream(Stream.concat(Stream.fromIterable(head), Stream.die("boom")), 10_000)),
+    )
+    expect(Exit.isFailure(died) && Cause.isDie(died.cause)).toBe(true)
+  })
+
+  it("holds the upstream back while the client does not read, and stops it when the client goes away", async () => {
+    let pulled = 0
+    let stopped = false
+    const endless = Stream.concat(
+      Stream.fromIterable(head),
+      Stream.repeatEffect(Effect.sync((): StreamEvent => ({ _tag: "text_delta", text: `${pulled++}` }))),
+    ).pipe(Stream.ensuring(Effect.sync(() => (stopped = true))))
+    await Effect.runPromise(
+      Effect.gen(function* () {
+        const scope = yield* Scope.make()
+        const pull = yield* Scope.extend(Stream.toPull(Ingress.encodeStream(endless, 10_000)), scope)
+        yield* pull
+        yield* Effect.sleep(Duration.millis(30))
+        // A few chunks of read-ahead at most, not the whole (endless) upstream.
+        expect(pulled).toBeLessThan(20)
+        yield* Scope.close(scope, Exit.void)
+      }),
+    )
+    expect(stopped).toBe(true)
   })
 })

@@ -5,8 +5,8 @@
  * `Authorization: Bearer`. Errors are `{type:"error", error:{type, message}}` with Anthropic's
  * status; a stream that fails after it started ends with an `event: error` frame.
  */
-import { Chunk, Duration, Effect, Either, Exit, Option, Scope, Stream } from "effect"
-import { Echo, type GatewayRequest, type GatewayResponse, type HandlerFn, type Ingress } from "@sluice/core"
+import { Channel, Chunk, Effect, Either, Exit, Option, Scope, Stream } from "effect"
+import { Chunked, Echo, type GatewayRequest, type GatewayResponse, type HandlerFn, type Ingress } from "@sluice/core"
 import { type ChatRequest, Errors, type GatewayError, type StreamEvent } from "@sluice/schema"
 import * as ErrorCodec from "./ErrorCodec.ts"
 import * as Models from "./Models.ts"
@@ -66,24 +66,106 @@ const peek = (
     )
   })
 
-type Item = { readonly _tag: "event"; readonly event: StreamEvent } | { readonly _tag: "tick" }
+/** A keep-alive among a stream's events. */
+const Tick: unique symbol = Symbol("Tick")
+type Tick = typeof Tick
+
+/** Upstream chunks that may wait for the body (a slow client holds the upstream back beyond them). */
+const readAhead = 8
+
+/**
+ * `events` with a `Tick` every `intervalMs` while they run, without a merge (which forks a fiber
+ * per pull of each side and races the two). One fiber per stream runs `events` into a buffer of
+ * up to `readAhead` chunks and a timer raises a flag; a pull takes everything ready as one chunk
+ * and waits only when nothing is.
+ */
+const withTicks = <A, E>(events: Stream.Stream<A, E>, intervalMs: number): Stream.Stream<A | Tick, E> =>
+  Stream.unwrapScoped(
+    Effect.gen(function* () {
+      const ready: Array<Chunk.Chunk<A>> = []
+      let tick = false
+      let exit: Exit.Exit<void, E> | undefined
+      /** The body's pull, waiting for any of the above. */
+      let wake: (() => void) | undefined
+      /** The upstream fiber, waiting for room in `ready`. */
+      let room: (() => void) | undefined
+      const notify = () => {
+        const w = wake
+        wake = undefined
+        w?.()
+      }
+      const offer = (chunk: Chunk.Chunk<A>): Effect.Effect<void> => {
+        if (ready.length < readAhead) {
+          ready.push(chunk)
+          notify()
+          return Effect.void
+        }
+        return Effect.async<void>((resume) => {
+          if (ready.length < readAhead) return resume(offer(chunk))
+          // Called by the pull that just emptied `ready`.
+          room = () => {
+            room = undefined
+            ready.push(chunk)
+            resume(Effect.void)
+          }
+          return Effect.sync(() => {
+            room = undefined
+          })
+        })
+      }
+      yield* Effect.forkScoped(
+        Effect.onExit(Stream.runForEachChunk(events, offer), (e) =>
+          Effect.sync(() => {
+            exit = e
+            notify()
+          }),
+        ),
+      )
+      const timer = setInterval(() => {
+        tick = true
+        notify()
+      }, intervalMs)
+      yield* Effect.addFinalizer(() => Effect.sync(() => clearInterval(timer)))
+      const wait = Effect.async<void>((resume) => {
+        if (ready.length > 0 || tick || exit !== undefined) return resume(Effect.void)
+        wake = () => resume(Effect.void)
+        return Effect.sync(() => {
+          wake = undefined
+        })
+      })
+      const pull: Channel.Channel<Chunk.Chunk<A | Tick>, unknown, E, unknown, void, unknown> = Channel.suspend(() => {
+        let out: Chunk.Chunk<A | Tick> | undefined
+        if (ready.length > 0) {
+          out = ready.length === 1 ? ready[0]! : Chunk.flatten(Chunk.unsafeFromArray(ready.slice()))
+          ready.length = 0
+          room?.()
+        }
+        if (tick) {
+          tick = false
+          out = out === undefined ? Chunk.of<A | Tick>(Tick) : Chunk.append(out, Tick)
+        }
+        if (out !== undefined) return Channel.zipRight(Channel.write(out), pull)
+        if (exit !== undefined) return Exit.isSuccess(exit) ? Channel.void : Channel.failCause(exit.cause)
+        return Channel.flatMap(Channel.fromEffect(wait), () => pull)
+      })
+      return Stream.fromChannel(pull)
+    }),
+  )
 
 const sseBody = (events: Stream.Stream<StreamEvent, GatewayError>, pingIntervalMs: number): Stream.Stream<string> =>
-  Stream.suspend(() => {
+  // One framing stage: events, pings, a failure and the end by the same encoder.
+  Chunked.frame(withTicks(events, pingIntervalMs), () => {
     const encoder = new Encoder()
-    const items: Stream.Stream<Item, GatewayError> = Stream.merge(
-      Stream.map(events, (event): Item => ({ _tag: "event", event })),
-      Stream.tick(Duration.millis(pingIntervalMs)).pipe(
-        Stream.drop(1),
-        Stream.map((): Item => ({ _tag: "tick" })),
-      ),
-      { haltStrategy: "left" },
-    )
-    return items.pipe(
-      Stream.mapConcat((item) => (item._tag === "event" ? encoder.push(item.event) : encoder.tick())),
-      Stream.concat(Stream.suspend(() => Stream.fromIterable(encoder.end()))),
-      Stream.catchAll((e) => Stream.fromIterable(encoder.fail(e))),
-    )
+    const put = (frames: ReadonlyArray<string>, out: Array<string>) => {
+      for (const f of frames) out.push(f)
+    }
+    return {
+      push: (input, out) => {
+        for (const item of input) put(item === Tick ? encoder.tick() : encoder.push(item), out)
+      },
+      fail: (e, out) => put(encoder.fail(e), out),
+      end: (out) => put(encoder.end(), out),
+    }
   })
 
 const chatReply = (
