@@ -5,7 +5,7 @@
  * parsing, translating — in plain JS over each incoming chunk, in one stage, and writes only
  * non-empty chunks (a pull never wakes a consumer for nothing).
  */
-import { Cause, Channel, Chunk, Option, Stream } from "effect"
+import { Cause, Channel, Chunk, Effect, Exit, Option, Stream } from "effect"
 
 export interface Transducer<A, B, E> {
   /** Consume one incoming chunk, pushing outputs to `out`; a returned error ends the stream after them. */
@@ -60,8 +60,10 @@ export interface Framer<A, B, E> {
 export const frame = <A, E, R, B>(
   self: Stream.Stream<A, E, R>,
   make: () => Framer<A, B, E>,
-): Stream.Stream<B, never, R> =>
-  Stream.suspend(() => {
+): Stream.Stream<B, never, R> => {
+  const p = pullOf(self)
+  if (p !== undefined) return framePulled(p, make())
+  return Stream.suspend(() => {
     const f = make()
     const last = (out: Array<B>) => (out.length === 0 ? Channel.void : Channel.write(Chunk.unsafeFromArray(out)))
     const loop: Channel.Channel<Chunk.Chunk<B>, Chunk.Chunk<A>, never, E, unknown, unknown> = Channel.readWithCause({
@@ -85,3 +87,107 @@ export const frame = <A, E, R, B>(
     })
     return Stream.pipeThroughChannel(self, loop)
   })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pulled streams: a stream that is also its pull, so that stages can be composed as plain pulls
+
+const PulledId: unique symbol = Symbol.for("@sluice/core/Chunked/Pulled") as never
+
+/**
+ * A single-use stream's pull and its release. `pull` fails with `None` at the end; whoever takes
+ * the pull instead of running the stream must call `release` exactly once, with how its
+ * consumption ended (a failure of the stream itself is seen by the pull, not here).
+ */
+export interface Pulled<A, E> {
+  readonly pull: Effect.Effect<Chunk.Chunk<A>, Option.Option<E>>
+  readonly release: (exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void>
+}
+
+/**
+ * A stream made of a pull: run as a Stream it pulls until the end and releases once; a stage that
+ * knows pulled streams (`frame`, `observe`, the server's writer) composes with the pull directly —
+ * no channel, no fiber — and stays a pulled stream. For streams consumed once (answers).
+ */
+export const pulled = <A, E>(p: Pulled<A, E>): Stream.Stream<A, E> => {
+  const stream: Stream.Stream<A, E> = Stream.ensuringWith(Stream.repeatEffectChunkOption(p.pull), p.release)
+  return Object.assign(stream, { [PulledId]: p })
+}
+
+/** The pull behind a stream made by `pulled`, if it is one. */
+export const pullOf = <A, E, R>(self: Stream.Stream<A, E, R>): Pulled<A, E> | undefined =>
+  (self as { [PulledId]?: Pulled<A, E> })[PulledId]
+
+/** `framer` over a pulled stream, as a pulled stream: its pull maps the inner pull's outcomes. */
+const framePulled = <A, E, B>(p: Pulled<A, E>, f: Framer<A, B, E>): Stream.Stream<B> => {
+  let done = false
+  const pull: Effect.Effect<Chunk.Chunk<B>, Option.Option<never>> = Effect.suspend(() =>
+    done
+      ? Effect.fail(Option.none())
+      : Effect.matchCauseEffect(p.pull, {
+          onSuccess: (input) => {
+            const out: Array<B> = []
+            f.push(input, out)
+            return out.length === 0 ? pull : Effect.succeed(Chunk.unsafeFromArray(out))
+          },
+          onFailure: (cause) => {
+            const failure = Cause.failureOption(cause)
+            if (Option.isNone(failure)) return Effect.failCause(cause as Cause.Cause<never>)
+            done = true
+            const out: Array<B> = []
+            if (Option.isSome(failure.value)) f.fail(failure.value.value, out)
+            else f.end(out)
+            return out.length === 0 ? Effect.fail(Option.none()) : Effect.succeed(Chunk.unsafeFromArray(out))
+          },
+        }),
+  )
+  return pulled({ pull, release: p.release })
+}
+
+/** Watches a stream chunk by chunk without changing it (metering, tracing). */
+export interface Observer<A, E> {
+  /** Each chunk, before it is passed on; an effect only when there is something to do. */
+  readonly chunk: (chunk: Chunk.Chunk<A>) => Effect.Effect<void> | undefined
+  /** The stream is done: ended, failed with `E`, or stopped (its consumer's exit). Runs once. */
+  readonly done: (exit: Exit.Exit<unknown, E | unknown>) => Effect.Effect<void>
+}
+
+/**
+ * `make()`'s observer over `self`. A pulled stream stays pulled (the observer wraps its pull and
+ * release); any other stream gets one `mapChunksEffect` stage and a finalizer.
+ */
+export const observe = <A, E, R>(self: Stream.Stream<A, E, R>, make: () => Observer<A, E>): Stream.Stream<A, E, R> => {
+  const p = pullOf(self)
+  if (p === undefined)
+    return Stream.suspend(() => {
+      const o = make()
+      return self.pipe(
+        Stream.mapChunksEffect((chunk) => {
+          const effect = o.chunk(chunk)
+          return effect === undefined ? Effect.succeed(chunk) : Effect.as(effect, chunk)
+        }),
+        Stream.ensuringWith((exit) => o.done(exit)),
+      )
+    })
+  const o = make()
+  let failed: Exit.Exit<never, E> | undefined
+  const pull: Effect.Effect<Chunk.Chunk<A>, Option.Option<E>> = Effect.tapErrorCause(
+    Effect.flatMap(p.pull, (chunk) => {
+      const effect = o.chunk(chunk)
+      return effect === undefined ? Effect.succeed(chunk) : Effect.as(effect, chunk)
+    }),
+    (cause) => {
+      const failure = Cause.failureOption(cause)
+      if (Option.isSome(failure) && Option.isSome(failure.value)) failed = Exit.fail(failure.value.value)
+      return Effect.void
+    },
+  )
+  return pulled({
+    pull,
+    release: (exit) =>
+      Effect.zipRight(
+        p.release(exit),
+        Effect.suspend(() => o.done(failed ?? exit)),
+      ),
+  }) as Stream.Stream<A, E, R>
+}

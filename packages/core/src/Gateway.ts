@@ -24,6 +24,7 @@ import { type ChatRequest, Errors, type GatewayError, type StreamEvent } from "@
 import type { ConfigError, GatewayConfig } from "./Config.ts"
 import type { GatewayResponse, Handler, RequestContext, Route } from "./Handler.ts"
 import type { MiddlewareSpec } from "./Middleware.ts"
+import * as Chunked from "./Chunked.ts"
 import * as ModelId from "./ModelId.ts"
 import * as RouteParams from "./RouteParams.ts"
 import * as Pipeline from "./Pipeline.ts"
@@ -299,8 +300,7 @@ export const terminal = (options: TerminalOptions): Handler => {
           head = undefined
           return Effect.succeed(chunk)
         })
-      if (total === undefined)
-        return Stream.ensuring(Stream.repeatEffectChunkOption(rest(pull)), Scope.close(scope, Exit.void))
+      if (total === undefined) return Chunked.pulled({ pull: rest(pull), release: () => Scope.close(scope, Exit.void) })
       let exceeded: GatewayError | undefined
       const timedOut = () => (exceeded ??= new Errors.Timeout({ message: `the upstream stream exceeded ${total} ms` }))
       let expired = false
@@ -317,13 +317,14 @@ export const terminal = (options: TerminalOptions): Handler => {
             ? Effect.fail(Option.some(timedOut()))
             : Effect.catchAll(pull, (e) => Effect.fail(expired ? Option.some(timedOut()) : e)),
         )
-        return Stream.ensuring(
-          Stream.repeatEffectChunkOption(rest(timed)),
-          Effect.zipRight(
-            Effect.sync(() => clearTimeout(timer)),
-            Scope.close(scope, Exit.void),
-          ),
-        )
+        return Chunked.pulled({
+          pull: rest(timed),
+          release: () =>
+            Effect.zipRight(
+              Effect.sync(() => clearTimeout(timer)),
+              Scope.close(scope, Exit.void),
+            ),
+        })
       }
       // A provider that does not send through the shared transport: one fiber reads the upstream
       // chunk by chunk into a small queue (backpressure still reaches the upstream: it reads ahead
@@ -351,14 +352,15 @@ export const terminal = (options: TerminalOptions): Handler => {
       const take: typeof pull = Effect.suspend(() =>
         expired ? Effect.fail(Option.some(timedOut())) : Effect.flatten(Queue.take(queue)),
       )
-      return Stream.ensuring(
-        Stream.repeatEffectChunkOption(rest(take)),
+      return Chunked.pulled({
+        pull: rest(take),
         // The reader is interrupted (its read ended) before the upstream call's scope closes.
-        Effect.zipRight(
-          Effect.zipRight(Fiber.interruptFork(timer), Fiber.interrupt(reader)),
-          Scope.close(scope, Exit.void),
-        ),
-      )
+        release: () =>
+          Effect.zipRight(
+            Effect.zipRight(Fiber.interruptFork(timer), Fiber.interrupt(reader)),
+            Scope.close(scope, Exit.void),
+          ),
+      })
     })
 
   return (request): Effect.Effect<GatewayResponse, GatewayError> => {

@@ -29,8 +29,9 @@ export const done = Ingress.sseFrame("[DONE]")
 export const encode = (
   events: Stream.Stream<StreamEvent, GatewayError>,
   options: EncodeOptions,
-): Stream.Stream<string> =>
-  Stream.suspend(() => {
+): Stream.Stream<string> => {
+  // A pulled stream is consumed once: its state is made now, and the frames stay a pulled stream.
+  const build = () => {
     const created = options.created ?? Math.floor(Date.now() / 1000)
     let id = `chatcmpl-${crypto.randomUUID()}`
     let model = ""
@@ -134,7 +135,9 @@ export const encode = (
     }
 
     return frames(events, onEvent, onError, () => finished)
-  })
+  }
+  return Chunked.pullOf(events) === undefined ? Stream.suspend(build) : build()
+}
 
 /**
  * Frames for a canonical stream, shared by both OpenAI stream dialects: events through `onEvent`,

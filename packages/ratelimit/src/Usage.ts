@@ -3,8 +3,8 @@
  * `finish` event (or, if it ends early, its last `usage` event). Accounting that must not miss
  * streamed calls (token buckets, spend) hangs off `observe`.
  */
-import { Effect, Stream } from "effect"
-import type { GatewayResponse } from "@sluice/core"
+import { Effect } from "effect"
+import { Chunked, type GatewayResponse } from "@sluice/core"
 import type { Usage } from "@sluice/schema"
 
 export interface Actual {
@@ -37,7 +37,9 @@ export const observe = (
         response,
       )
     case "ChatStream": {
-      const events = Stream.suspend(() => {
+      // One observer (a pulled stream stays pulled): plain JS per chunk, an effect only for the
+      // chunk with `finish`, and a partial settlement when the stream stops before it.
+      const events = Chunked.observe(response.events, () => {
         let last: Usage | undefined
         let model: string | undefined
         let settled = false
@@ -47,9 +49,8 @@ export const observe = (
             settled = true
             return settle(actual)
           })
-        return response.events.pipe(
-          // Per chunk, not per event: plain JS over the chunk, an effect only for the one with `finish`.
-          Stream.mapChunksEffect((chunk) => {
+        return {
+          chunk: (chunk) => {
             let finished: Actual | undefined
             for (const e of chunk) {
               switch (e._tag) {
@@ -64,10 +65,10 @@ export const observe = (
                   break
               }
             }
-            return finished === undefined ? Effect.succeed(chunk) : Effect.as(once(finished), chunk)
-          }),
-          Stream.ensuring(Effect.suspend(() => once({ usage: last, model, partial: true }))),
-        )
+            return finished === undefined ? undefined : once(finished)
+          },
+          done: () => once({ usage: last, model, partial: true }),
+        }
       })
       return Effect.succeed({ ...response, events })
     }

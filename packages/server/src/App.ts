@@ -5,10 +5,10 @@
  */
 import type * as Http from "node:http"
 import { type HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Cause, Chunk, Effect, Redacted, Stream } from "effect"
+import { Cause, Chunk, Effect, type Option, Redacted, Stream } from "effect"
 import { Errors } from "@sluice/schema"
 import type { Handler, Ingress, RequestContext } from "@sluice/core"
-import { Echo, Ingress as IngressM } from "@sluice/core"
+import { Chunked, Echo, Ingress as IngressM } from "@sluice/core"
 import type * as Body from "./Body.ts"
 import { readBytes, readJson } from "./Body.ts"
 
@@ -298,6 +298,17 @@ const writeChunk = (res: Http.ServerResponse, chunk: Chunk.Chunk<string | Uint8A
   return full ? drained(res) : Effect.void
 }
 
+/** Pull, write, wait for the socket when it is full, until the end (a `None` failure). */
+const writePulled = (
+  res: Http.ServerResponse,
+  pull: Effect.Effect<Chunk.Chunk<string | Uint8Array>, Option.Option<never>>,
+): Effect.Effect<void> => {
+  const loop: Effect.Effect<void, Option.Option<never>> = Effect.flatMap(pull, (chunk) =>
+    Effect.zipRight(writeChunk(res, chunk), loop),
+  )
+  return Effect.catchAll(loop, () => Effect.void)
+}
+
 const headersFor = (reply: Ingress.Reply, id: string): Record<string, string> =>
   reply._tag === "Json"
     ? { ...reply.headers, "x-request-id": id, "content-type": "application/json" }
@@ -316,7 +327,13 @@ const writeNode = (res: Http.ServerResponse, reply: Ingress.Reply, id: string): 
     })
   return Effect.suspend(() => {
     res.writeHead(reply.status, headersFor(reply, id))
-    return Stream.runForEachChunk(reply.body, (chunk) => writeChunk(res, chunk)).pipe(
+    const p = Chunked.pullOf(reply.body)
+    // A pulled stream is written straight from its pull: no channel between the stages and the socket.
+    const written =
+      p === undefined
+        ? Stream.runForEachChunk(reply.body, (chunk) => writeChunk(res, chunk))
+        : Effect.onExit(writePulled(res, p.pull), (exit) => p.release(exit))
+    return written.pipe(
       // A codec defect mid-stream must end the response, not hang it.
       Effect.catchAllCause((cause) =>
         Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Effect.logError("stream body failed", cause),

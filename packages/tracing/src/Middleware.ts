@@ -20,6 +20,7 @@ import {
   type Tracer as OtelTracerApi,
 } from "@opentelemetry/api"
 import {
+  Chunked,
   type GatewayRequest,
   type GatewayResponse,
   type HandlerFn,
@@ -355,17 +356,17 @@ export const make = (options: Options): Effect.Effect<MiddlewareFn> =>
       events: Stream.Stream<StreamEvent, GatewayError>,
       opened: boolean,
     ): Stream.Stream<StreamEvent, GatewayError> => {
-      const observed = events.pipe(
-        Stream.mapChunks((chunk) => {
+      // One observer (a pulled stream stays pulled): every event seen, the span finished once.
+      const observed = Chunked.observe(events, () => ({
+        chunk: (chunk) => {
           for (const e of chunk) observeEvent(o, e)
-          return chunk
-        }),
-        Stream.ensuringWith((exit) =>
+          return undefined
+        },
+        done: (exit) =>
           Effect.sync(() =>
             finish(o, Exit.isFailure(exit) ? errorOf(exit.cause as Cause.Cause<GatewayError>) : undefined),
           ),
-        ),
-      )
+      }))
       // A stream opened before it was returned makes no call when pulled: nothing to put under the span.
       return effectTracer !== undefined && o.span !== undefined && !opened
         ? underSpan(observed, effectTracer, o.effectSpan)
