@@ -5,7 +5,7 @@
  * parsing, translating — in plain JS over each incoming chunk, in one stage, and writes only
  * non-empty chunks (a pull never wakes a consumer for nothing).
  */
-import { Cause, Channel, Chunk, Effect, Exit, Option, Stream } from "effect"
+import { Cause, Channel, Chunk, Effect, Exit, Option, Scope, Stream } from "effect"
 
 export interface Transducer<A, B, E> {
   /** Consume one incoming chunk, pushing outputs to `out`; a returned error ends the stream after them. */
@@ -190,4 +190,49 @@ export const observe = <A, E, R>(self: Stream.Stream<A, E, R>, make: () => Obser
         Effect.suspend(() => o.done(failed ?? exit)),
       ),
   }) as Stream.Stream<A, E, R>
+}
+
+/**
+ * `Stream.unwrap` as a pulled stream: the effect runs on the first pull (where the caller's
+ * context is, e.g. an `Upstream.Abort`), and the stream it makes is pulled directly when it is a
+ * pulled stream itself, or through `Stream.toPull` in a scope of its own otherwise.
+ */
+export const unwrap = <A, E, E2>(effect: Effect.Effect<Stream.Stream<A, E>, E2>): Stream.Stream<A, E | E2> => {
+  let inner: Effect.Effect<Chunk.Chunk<A>, Option.Option<E>> | undefined
+  let release: ((exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void>) | undefined
+  const open: Effect.Effect<Chunk.Chunk<A>, Option.Option<E | E2>> = Effect.flatMap(
+    Effect.mapError(effect, (e) => Option.some<E | E2>(e)),
+    (stream) => {
+      const p = pullOf(stream)
+      if (p !== undefined) {
+        inner = p.pull
+        release = p.release
+        return p.pull
+      }
+      return Effect.flatMap(Scope.make(), (scope) => {
+        release = (exit) => Scope.close(scope, exit)
+        return Effect.flatMap(Scope.extend(Stream.toPull(stream), scope), (pull) => {
+          inner = pull
+          return pull
+        })
+      })
+    },
+  )
+  // A stream that failed to open is over: pulled again, it ends.
+  const opening = Effect.tapErrorCause(open, () =>
+    Effect.sync(() => {
+      inner ??= Effect.fail(Option.none())
+    }),
+  )
+  return pulled<A, E | E2>({
+    pull: Effect.suspend(() => inner ?? opening),
+    release: (exit) => Effect.suspend(() => (release === undefined ? Effect.void : release(exit))),
+  })
+}
+
+/** `Stream.mapError` that keeps a pulled stream pulled. */
+export const mapError = <A, E, R, E2>(self: Stream.Stream<A, E, R>, f: (e: E) => E2): Stream.Stream<A, E2, R> => {
+  const p = pullOf(self)
+  if (p === undefined) return Stream.mapError(self, f)
+  return pulled<A, E2>({ pull: Effect.mapError(p.pull, Option.map(f)), release: p.release }) as Stream.Stream<A, E2, R>
 }

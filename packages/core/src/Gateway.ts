@@ -263,12 +263,16 @@ export const terminal = (options: TerminalOptions): Handler => {
       // interruption here it closes at once, aborting the upstream call.
       const { pull, first } = yield* Effect.onExit(
         Effect.gen(function* () {
-          const pull = yield* Stream.toPull(
-            attempt.provider.chatStream(
-              RouteParams.apply({ ...chat, model: attempt.target.model }, attempt.target.params),
-              attempt.call,
-            ),
-          ).pipe(Scope.extend(scope))
+          const events = attempt.provider.chatStream(
+            RouteParams.apply({ ...chat, model: attempt.target.model }, attempt.target.params),
+            attempt.call,
+          )
+          // A pulled stream (the shared transport's) is pulled as it is; another through a channel.
+          const own = Chunked.pullOf(events)
+          const pull =
+            own === undefined
+              ? yield* Stream.toPull(events).pipe(Scope.extend(scope))
+              : yield* Effect.as(Scope.addFinalizerExit(scope, own.release), own.pull)
           const opened = withTimeout(
             Effect.mapError(pull, (e) =>
               Option.getOrElse(

@@ -5,8 +5,9 @@
  * it raises has every configured secret — provider keys, deployment keys, `headers:` values and
  * the key of the call itself — and anything key-shaped replaced, whatever the provider type.
  */
-import { Effect, Redacted, Stream } from "effect"
+import { Effect, Redacted } from "effect"
 import type { GatewayError } from "@sluice/schema"
+import * as Chunked from "./Chunked.ts"
 import type { GatewayConfig } from "./Config.ts"
 import type { CallContext, Provider } from "./Provider.ts"
 
@@ -89,7 +90,7 @@ export const scrubber = (secrets: Iterable<string>): Scrubber => {
 export const guard = (provider: Provider, scrub: Scrubber): Provider => ({
   ...provider,
   chat: (request, ctx) => Effect.mapError(provider.chat(request, ctx), (e) => scrub.error(e, ctx)),
-  chatStream: (request, ctx) => Stream.mapError(provider.chatStream(request, ctx), (e) => scrub.error(e, ctx)),
+  chatStream: (request, ctx) => Chunked.mapError(provider.chatStream(request, ctx), (e) => scrub.error(e, ctx)),
   embed: (request, ctx) => Effect.mapError(provider.embed(request, ctx), (e) => scrub.error(e, ctx)),
   countTokens: (request, ctx) => Effect.mapError(provider.countTokens(request, ctx), (e) => scrub.error(e, ctx)),
   listModels: (ctx) => Effect.mapError(provider.listModels(ctx), (e) => scrub.error(e, ctx)),

@@ -579,7 +579,8 @@ export const endpoint = (client: HttpClient.HttpClient, options: EndpointOptions
         make,
       )
     }
-    return Stream.suspend(() => {
+    // The body is read once: a pulled stream (see Chunked.pulled), its state made now.
+    {
       const t = make()
       const reader = new BodyReader(body)
       let ended = false
@@ -607,8 +608,8 @@ export const endpoint = (client: HttpClient.HttpClient, options: EndpointOptions
           },
         })
       })
-      return Stream.ensuring(Stream.repeatEffectChunkOption(pull), reader.close)
-    })
+      return Chunked.pulled({ pull, release: () => reader.close })
+    }
   }
 
   return { client: prefixed, execute, json, schema, transduce }

@@ -6,7 +6,16 @@
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { Effect, Either, Redacted, Stream } from "effect"
 import { type ChatRequest, Errors, type GatewayError, type StreamEvent } from "@sluice/schema"
-import { Collect, type CallContext, Config, type ProviderService, type ProviderType, Sse, Upstream } from "@sluice/core"
+import {
+  Chunked,
+  Collect,
+  type CallContext,
+  Config,
+  type ProviderService,
+  type ProviderType,
+  Sse,
+  Upstream,
+} from "@sluice/core"
 import { decode as decodeWith } from "./Decode.ts"
 import * as Dialect from "./Dialect.ts"
 import * as EmbeddingsCodec from "./EmbeddingsCodec.ts"
@@ -247,7 +256,7 @@ export const make =
           const whole = special(chat, ctx)
           if (whole !== undefined)
             return Stream.unwrap(Effect.map(whole, (r) => Stream.fromIterable(Collect.eventsOf(r))))
-          return Stream.unwrap(
+          return Chunked.unwrap(
             Effect.map(
               send(
                 request(
