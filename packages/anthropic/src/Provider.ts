@@ -7,9 +7,9 @@
  * had none; 4096), `anthropicVersion`, `beta` (sent as `anthropic-beta`).
  */
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
-import { Effect, Either, Redacted, Stream } from "effect"
+import { Effect, Either, Redacted } from "effect"
 import * as Schema from "effect/Schema"
-import { type Chunked, Config, type Provider, type ProviderType, Sse, Upstream } from "@sluice/core"
+import { Chunked, Config, type Provider, type ProviderType, Sse, Upstream } from "@sluice/core"
 import { type ChatRequest, Errors, type GatewayError, type StreamEvent } from "@sluice/schema"
 import * as ErrorCodec from "./ErrorCodec.ts"
 import * as Models from "./Models.ts"
@@ -153,7 +153,7 @@ export const make = (
       })
 
     const chatStream: Provider.Provider["chatStream"] = (request, ctx) =>
-      Stream.unwrap(
+      Chunked.unwrap(
         Effect.gen(function* () {
           yield* checkCandidates(request)
           const response = yield* send(build("POST", "/v1/messages", ctx, body(request, true)))

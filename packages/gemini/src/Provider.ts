@@ -11,7 +11,7 @@ import { HttpClient, type HttpClientError, HttpClientRequest, type HttpClientRes
 import { Effect, Either, Redacted, Schema, Stream } from "effect"
 import {
   type CallContext,
-  type Chunked,
+  Chunked,
   Collect,
   Config,
   ImageFanout,
@@ -275,7 +275,7 @@ export const make = (name: string, config: Config.ProviderConfig, client: HttpCl
       : request.output?.modalities?.includes("audio") === true
         ? // Whether TTS models stream is not documented: speech is asked whole and sent as one event.
           Stream.unwrap(Effect.map(chatOnce(request, ctx), (r) => Stream.fromIterable(Collect.eventsOf(r))))
-        : Stream.unwrap(
+        : Chunked.unwrap(
             Effect.gen(function* () {
               const body = yield* encode(request)
               const response = yield* send(
