@@ -4,6 +4,18 @@
  */
 import { Effect, Stream } from "effect"
 import type { ChatResponse, GatewayError, Part, StreamEvent, Usage } from "@sluice/schema"
+import type { GatewayResponse } from "./Handler.ts"
+
+/**
+ * A chat answer as events, whichever shape it came in: a stream as it is, a complete answer as its
+ * events; `undefined` for an answer that is not a chat (each caller says so in its own way).
+ */
+export const eventsOfAnswer = (response: GatewayResponse): Stream.Stream<StreamEvent, GatewayError> | undefined =>
+  response._tag === "ChatStream"
+    ? response.events
+    : response._tag === "Chat"
+      ? Stream.fromIterable(eventsOf(response.chat))
+      : undefined
 
 /** The events of a complete answer. */
 export const eventsOf = (r: ChatResponse): Array<StreamEvent> => {

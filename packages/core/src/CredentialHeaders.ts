@@ -30,17 +30,7 @@ export const redacting = (
   // The gateway's own client redacts on the calls that make a span, and costs nothing on the others.
   const own = Upstream.withRedactedNames(client, names)
   if (own !== undefined) return own
-  const extra = names.map((n) => (typeof n === "string" ? n.toLowerCase() : n))
-  // The fiber's list rarely changes: extend it once per distinct list, not per call.
-  let seen: ReadonlyArray<string | RegExp> | undefined
-  let extended: ReadonlyArray<string | RegExp> = extra
-  const extend = (current: ReadonlyArray<string | RegExp>) => {
-    if (current !== seen) {
-      seen = current
-      extended = [...current, ...extra]
-    }
-    return extended
-  }
+  const extend = Upstream.extendingWith(names.map((n) => (typeof n === "string" ? n.toLowerCase() : n)))
   return HttpClient.transformResponse(client, (effect) =>
     Effect.locallyWith(effect, Headers.currentRedactedNames, extend),
   )

@@ -217,6 +217,24 @@ interface UpstreamClient extends HttpClient.HttpClient {
   readonly [TypeId]: (names: ReadonlyArray<string | RegExp>) => HttpClient.HttpClient
 }
 
+/**
+ * `current => [...current, ...extra]` for a fiber's redacted header names. The fiber's list
+ * rarely changes: it is extended once per distinct list, not per call.
+ */
+export const extendingWith = (
+  extra: ReadonlyArray<string | RegExp>,
+): ((current: ReadonlyArray<string | RegExp>) => ReadonlyArray<string | RegExp>) => {
+  let seen: ReadonlyArray<string | RegExp> | undefined
+  let extended: ReadonlyArray<string | RegExp> = extra
+  return (current) => {
+    if (current !== seen) {
+      seen = current
+      extended = [...current, ...extra]
+    }
+    return extended
+  }
+}
+
 const makeClient = (pools: Pools, extra: ReadonlyArray<string | RegExp>): HttpClient.HttpClient => {
   // The platform's client: a span per call with the request's headers (redacted) as attributes.
   // Its abort signal is not passed on: the platform aborts it when its response wrapper is
@@ -227,16 +245,7 @@ const makeClient = (pools: Pools, extra: ReadonlyArray<string | RegExp>): HttpCl
   const traced = HttpClient.make((request, url, _signal, fiber) =>
     dispatch(pools, request, url.origin, url.pathname + url.search, fiber.getFiberRef(currentAbort)),
   )
-  // The fiber's list rarely changes: extend it once per distinct list, not per call.
-  let seen: ReadonlyArray<string | RegExp> | undefined
-  let extended: ReadonlyArray<string | RegExp> = extra
-  const extend = (current: ReadonlyArray<string | RegExp>) => {
-    if (current !== seen) {
-      seen = current
-      extended = [...current, ...extra]
-    }
-    return extended
-  }
+  const extend = extendingWith(extra)
   const client = HttpClient.makeWith(
     (effect) =>
       Effect.flatMap(effect, (request) =>

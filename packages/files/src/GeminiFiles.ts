@@ -204,13 +204,20 @@ const chunk = (store: FileStore, request: Ingress.IngressRequest, owner: string,
 
 const fileId = (request: Ingress.IngressRequest) => request.params.id ?? ""
 
+/** The caller's file named by the path, or NotFound (another key's file is not found either). */
+const ownedFile = (store: FileStore, request: Ingress.IngressRequest, handler: HandlerFn) =>
+  Effect.gen(function* () {
+    const owner = yield* authorize(request, handler)
+    const id = fileId(request)
+    const file = yield* orFail(store.get(owner, id))
+    if (file === undefined) return yield* Effect.fail(notFound(id))
+    return { owner, id, file }
+  })
+
 const getFile = (store: FileStore, at: At) => (request: Ingress.IngressRequest, handler: HandlerFn) =>
   run(
     Effect.gen(function* () {
-      const owner = yield* authorize(request, handler)
-      const id = fileId(request)
-      const file = yield* orFail(store.get(owner, id))
-      if (file === undefined) return yield* Effect.fail(notFound(id))
+      const { file } = yield* ownedFile(store, request, handler)
       return json(toGemini(file, baseOf(request, at)))
     }),
   )
@@ -276,10 +283,7 @@ export const content = (data: Uint8Array, mimeType: string): Ingress.Reply => ({
 const download = (store: FileStore) => (request: Ingress.IngressRequest, handler: HandlerFn) =>
   run(
     Effect.gen(function* () {
-      const owner = yield* authorize(request, handler)
-      const id = fileId(request)
-      const file = yield* orFail(store.get(owner, id))
-      if (file === undefined) return yield* Effect.fail(notFound(id))
+      const { owner, id, file } = yield* ownedFile(store, request, handler)
       // Google serves back only what it generated (batch results, videos), never an upload.
       if (file.source !== "GENERATED")
         return yield* Effect.fail(

@@ -20,6 +20,18 @@ export interface Outcome {
   readonly outputTokens: number
 }
 
+/** An item answered: its wire body and the tokens it used. */
+const answered = (
+  body: unknown,
+  usage: { readonly inputTokens?: number; readonly outputTokens?: number } | undefined,
+): Outcome => ({
+  ok: true,
+  status: 200,
+  body,
+  inputTokens: usage?.inputTokens ?? 0,
+  outputTokens: usage?.outputTokens ?? 0,
+})
+
 /** Endpoints an OpenAI batch may call. */
 export const openaiEndpoints = ["/v1/chat/completions", "/v1/embeddings"] as const
 
@@ -72,13 +84,7 @@ const runGemini = (record: BatchRecord, item: Item, handler: HandlerFn, ctx: Req
     }
     const chat = yield* GeminiRequest.decode(request, { model, stream: false })
     const answer = yield* chatOf(handler, ctx, { _tag: "Chat", ctx, chat })
-    return {
-      ok: true,
-      status: 200,
-      body: GeminiResponse.toGemini(answer),
-      inputTokens: answer.usage?.inputTokens ?? 0,
-      outputTokens: answer.usage?.outputTokens ?? 0,
-    } satisfies Outcome
+    return answered(GeminiResponse.toGemini(answer), answer.usage)
   }).pipe(Effect.catchAll((e) => Effect.succeed(geminiError(e))))
 
 const runOpenAI = (record: BatchRecord, item: Item, handler: HandlerFn, ctx: RequestContext): Effect.Effect<Outcome> =>
@@ -91,23 +97,13 @@ const runOpenAI = (record: BatchRecord, item: Item, handler: HandlerFn, ctx: Req
         return yield* Effect.fail(
           new Errors.Internal({ message: `the gateway answered ${response._tag} to embeddings` }),
         )
-      return {
-        ok: true,
-        status: 200,
-        body: EmbeddingsCodec.encode(response.embed, encoding),
-        inputTokens: response.embed.usage?.inputTokens ?? 0,
-        outputTokens: 0,
-      } satisfies Outcome
+      return answered(EmbeddingsCodec.encode(response.embed, encoding), {
+        inputTokens: response.embed.usage?.inputTokens,
+      })
     }
     const { chat } = yield* RequestCodec.decode(item.request)
     const answer = yield* chatOf(handler, ctx, { _tag: "Chat", ctx, chat: { ...chat, stream: false } })
-    return {
-      ok: true,
-      status: 200,
-      body: ResponseCodec.encode(answer),
-      inputTokens: answer.usage?.inputTokens ?? 0,
-      outputTokens: answer.usage?.outputTokens ?? 0,
-    } satisfies Outcome
+    return answered(ResponseCodec.encode(answer), answer.usage)
   }).pipe(Effect.catchAll((e) => Effect.succeed(openaiError(e))))
 
 // ---- input ----------------------------------------------------------------------------------

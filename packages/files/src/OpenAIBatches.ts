@@ -16,7 +16,7 @@ import { newId } from "./FileStore.ts"
 import * as Items from "./Items.ts"
 import { openaiId, storeIdOf } from "./OpenAIFiles.ts"
 import { authorize } from "./Owner.ts"
-import { type Json, isObj, json } from "./Json.ts"
+import { type Json, isObj, json, openaiLimit, openaiPage } from "./Json.ts"
 
 const run = (effect: Effect.Effect<Ingress.Reply, GatewayError>): Effect.Effect<Ingress.Reply> =>
   Effect.catchAll(effect, (e) => Effect.succeed(OpenAIIngress.error(e)))
@@ -182,24 +182,17 @@ const list = (engine: Engine) => (request: Ingress.IngressRequest, handler: Hand
   run(
     Effect.gen(function* () {
       const owner = yield* authorize(request, handler)
-      const limitText = request.query.get("limit")
-      const limit = limitText === null ? 20 : Number(limitText)
-      if (!Number.isInteger(limit) || limit < 1 || limit > 100)
-        return yield* Effect.fail(bad("limit must be an integer from 1 to 100", "limit"))
-      let all = (yield* orFail(engine.batches.list(owner))).filter((r) => r.format === "openai").reverse()
-      const after = request.query.get("after")
-      if (after !== null) {
-        const at = all.findIndex((r) => batchId(r.id) === after)
-        all = at === -1 ? [] : all.slice(at + 1)
-      }
-      const data = all.slice(0, limit).map((r) => toOpenAI(r))
-      return json({
-        object: "list",
-        data,
-        first_id: data[0]?.id ?? null,
-        last_id: data[data.length - 1]?.id ?? null,
-        has_more: all.length > limit,
-      })
+      const limit = yield* openaiLimit(request.query, 20, 100)
+      const all = (yield* orFail(engine.batches.list(owner))).filter((r) => r.format === "openai").reverse()
+      return json(
+        openaiPage(
+          all,
+          request.query.get("after"),
+          limit,
+          (r) => batchId(r.id),
+          (r) => toOpenAI(r),
+        ),
+      )
     }),
   )
 

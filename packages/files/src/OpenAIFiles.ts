@@ -13,7 +13,7 @@ import type { FileRecord, FileStore } from "./FileStore.ts"
 import * as GeminiFiles from "./GeminiFiles.ts"
 import { content } from "./GeminiFiles.ts"
 import { authorize } from "./Owner.ts"
-import { type Json, json } from "./Json.ts"
+import { type Json, json, openaiLimit, openaiPage } from "./Json.ts"
 
 export const purposes = ["assistants", "batch", "fine-tune", "vision", "user_data", "evals"] as const
 
@@ -177,12 +177,7 @@ const list = (store: FileStore) => (request: Ingress.IngressRequest, handler: Ha
     Effect.gen(function* () {
       const owner = yield* authorize(request, handler)
       const q = request.query
-      const limitText = q.get("limit")
-      const limit = limitText === null ? 10_000 : Number(limitText)
-      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
-        return yield* Effect.fail(
-          new Errors.InvalidRequest({ message: "limit must be an integer from 1 to 10000", param: "limit" }),
-        )
+      const limit = yield* openaiLimit(q, 10_000, 10_000)
       const order = q.get("order") ?? "desc"
       if (order !== "asc" && order !== "desc")
         return yield* Effect.fail(new Errors.InvalidRequest({ message: "order must be asc or desc", param: "order" }))
@@ -190,19 +185,7 @@ const list = (store: FileStore) => (request: Ingress.IngressRequest, handler: Ha
       let all = [...(yield* orFail(store.list(owner)))]
       if (purpose !== null) all = all.filter((f) => f.purpose === purpose)
       if (order === "desc") all.reverse()
-      const after = q.get("after")
-      if (after !== null) {
-        const at = all.findIndex((f) => openaiId(f.id) === after)
-        all = at === -1 ? [] : all.slice(at + 1)
-      }
-      const data = all.slice(0, limit).map(toOpenAI)
-      return json({
-        object: "list",
-        data,
-        first_id: data[0]?.id ?? null,
-        last_id: data[data.length - 1]?.id ?? null,
-        has_more: all.length > limit,
-      })
+      return json(openaiPage(all, q.get("after"), limit, (f) => openaiId(f.id), toOpenAI))
     }),
   )
 

@@ -177,11 +177,8 @@ export const routes = (base: string, options: Options): Array<Ingress.Route> => 
           const chat = yield* decode(body, model)
           const response = yield* handler({ _tag: "Chat", ctx: request.ctx, chat })
           const events =
-            response._tag === "ChatStream"
-              ? response.events
-              : response._tag === "Chat"
-                ? Stream.fromIterable(Collect.eventsOf(response.chat))
-                : Stream.fail(new Errors.Internal({ message: `unexpected ${response._tag} answer` }))
+            Collect.eventsOfAnswer(response) ??
+            Stream.fail(new Errors.Internal({ message: `unexpected ${response._tag} answer` }))
           const op = store.create(VideoJobs.scopeOf(request.ctx), model)
           if (op === undefined)
             return yield* Effect.fail(

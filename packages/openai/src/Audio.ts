@@ -119,12 +119,7 @@ export const routes = (answer: (effect: Effect.Effect<Reply, GatewayError>) => E
         Effect.gen(function* () {
           const decoded = yield* AudioCodec.decodeSpeech(yield* request.json)
           const response = yield* handler({ _tag: "Chat", ctx: request.ctx, chat: decoded.chat })
-          const events =
-            response._tag === "ChatStream"
-              ? response.events
-              : response._tag === "Chat"
-                ? Stream.fromIterable(Collect.eventsOf(response.chat))
-                : yield* unexpected(response._tag)
+          const events = Collect.eventsOfAnswer(response) ?? (yield* unexpected(response._tag))
           if (decoded.sse) {
             return {
               _tag: "Stream",

@@ -6,7 +6,7 @@
  * `POST /v1/audio/transcriptions`, `/v1/videos` (create, retrieve, content, delete), `GET /v1/models`, `GET /v1/models/{id}`
  * — with the key from `Authorization: Bearer`.
  */
-import { Effect, type Scope, Stream } from "effect"
+import { Effect, type Scope } from "effect"
 import { Errors, type GatewayError } from "@sluice/schema"
 import { Collect, type Config, Echo, type HandlerFn, type Ingress as IngressT } from "@sluice/core"
 import * as Audio from "./Audio.ts"
@@ -46,12 +46,7 @@ const chatCompletions: IngressT.Route = {
         const { chat, includeUsage } = yield* RequestCodec.decode(body)
         const response = yield* handler({ _tag: "Chat", ctx: request.ctx, chat })
         if (chat.stream) {
-          const events =
-            response._tag === "ChatStream"
-              ? response.events
-              : response._tag === "Chat"
-                ? Stream.fromIterable(Collect.eventsOf(response.chat))
-                : yield* unexpected(response._tag)
+          const events = Collect.eventsOfAnswer(response) ?? (yield* unexpected(response._tag))
           return {
             _tag: "Stream",
             status: 200,

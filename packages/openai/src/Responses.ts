@@ -9,7 +9,7 @@
  * stream's `response.completed` event when streamed. It is kept per credential
  * (`ResponseStore.scopeOf`): another key's requests find nothing (404).
  */
-import { Effect, Stream } from "effect"
+import { Effect } from "effect"
 import { Errors, type GatewayError } from "@sluice/schema"
 import { Collect, type HandlerFn, type Ingress } from "@sluice/core"
 import * as ResponsesCodec from "./ResponsesCodec.ts"
@@ -96,8 +96,7 @@ const create = (answer: Answer, store: ResponseStore | undefined): Ingress.Route
           return yield* Effect.fail(new Errors.Internal({ message: `the gateway answered ${response._tag}` }))
         }
         if (chat.stream) {
-          const events =
-            response._tag === "ChatStream" ? response.events : Stream.fromIterable(Collect.eventsOf(response.chat))
+          const events = Collect.eventsOfAnswer(response)!
           return {
             _tag: "Stream",
             status: 200,

@@ -138,11 +138,8 @@ export const routes = (
           const { chat, meta } = yield* decode(form)
           const response = yield* handler({ _tag: "Chat", ctx: request.ctx, chat })
           const events =
-            response._tag === "ChatStream"
-              ? response.events
-              : response._tag === "Chat"
-                ? Stream.fromIterable(Collect.eventsOf(response.chat))
-                : Stream.fail(new Errors.Internal({ message: `unexpected ${response._tag} answer` }))
+            Collect.eventsOfAnswer(response) ??
+            Stream.fail(new Errors.Internal({ message: `unexpected ${response._tag} answer` }))
           const job = store.create(VideoJobs.scopeOf(request.ctx), chat.model, meta)
           if (job === undefined)
             return yield* Effect.fail(
